@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ChromaConfig(_Section):
@@ -91,7 +91,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     sources = {}
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX) and name != CONFIG_ENV and "__" in name:
-            keys = name[len(ENV_PREFIX):].lower().split("__")
+            keys = name[len(ENV_PREFIX) :].lower().split("__")
             _set_nested(raw, keys, yaml.safe_load(value) if value else value)
             sources[tuple(keys)] = name
     try:

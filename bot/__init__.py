@@ -1,0 +1,1 @@
+"""The Telegram front end (issue 4); depends on qa/, nothing depends on it."""

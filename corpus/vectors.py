@@ -1,0 +1,92 @@
+"""Chunk vectors in Chroma: an embedded PersistentClient under the store folder, or a `chroma run` server.
+
+We always pass our own embeddings; the collection is created with no embedding function, so chromadb's
+default one (which downloads an ONNX model) is never used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings
+
+from corpus.types import Chunk
+from newsbot.config import StoreConfig
+
+_PAGE = 5000
+
+
+class VectorStoreError(RuntimeError):
+    """Chroma cannot be reached or refused an operation."""
+
+
+class VectorIndex:
+    def __init__(self, config: StoreConfig, model: str) -> None:
+        settings = Settings(anonymized_telemetry=False)
+        chroma = config.chroma
+        try:
+            if chroma.mode == "http":
+                self.location = f"{'https' if chroma.ssl else 'http'}://{chroma.host}:{chroma.port}"
+                client = chromadb.HttpClient(
+                    host=chroma.host, port=chroma.port, ssl=chroma.ssl, settings=settings
+                )
+            else:
+                self.location = str(Path(config.path) / "chroma")
+                client = chromadb.PersistentClient(path=self.location, settings=settings)
+            self._collection = client.get_or_create_collection(
+                chroma.collection,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedding_model": model},
+            )
+            self._max_batch = client.get_max_batch_size()
+        except Exception as exc:
+            raise VectorStoreError(
+                f"Chroma ({chroma.mode}) at {getattr(self, 'location', '?')}: {exc}"
+            ) from exc
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def ids(self) -> set[str]:
+        found: set[str] = set()
+        offset = 0
+        while True:
+            page = self._collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
+            found.update(page)
+            if len(page) < _PAGE:
+                return found
+            offset += _PAGE
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        for lo, hi in self._batches(len(ids)):
+            self._collection.upsert(
+                ids=list(ids[lo:hi]), embeddings=vectors[lo:hi], metadatas=list(metadatas[lo:hi])
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for lo, hi in self._batches(len(ids)):
+            self._collection.delete(ids=ids[lo:hi])
+
+    def _batches(self, total: int) -> Iterator[tuple[int, int]]:
+        for lo in range(0, total, self._max_batch):
+            yield lo, min(total, lo + self._max_batch)
+
+
+def chunk_metadata(chunk: Chunk, source: str, published: str | None) -> dict[str, Any]:
+    """What Chroma keeps beside a vector, enough to filter by source and date without the registry."""
+    meta: dict[str, Any] = {
+        "article_id": chunk.article_id,
+        "start": chunk.start,
+        "end": chunk.end,
+        "source": source,
+    }
+    if published:
+        meta["published"] = published
+        meta["published_day"] = int(published[:10].replace("-", ""))
+    return meta

@@ -1,0 +1,1 @@
+"""newsbot: answers questions about news articles with citations you can check."""
