@@ -77,9 +77,7 @@ def model_location(name: str) -> str:
     try:
         module = __import__(package)
     except ImportError as exc:
-        raise EmbedderError(
-            f"embedding.model {name!r} needs the {package.replace('_', '-')} package"
-        ) from exc
+        raise EmbedderError(f"embedding.model {name!r} needs the {package.replace('_', '-')} package") from exc
     return str(module.get_model_path())
 
 

@@ -129,9 +129,7 @@ class Registry:
     def article_ids(self, source: str | None = None) -> list[str]:
         if source is None:
             return [r[0] for r in self._db.execute("SELECT id FROM articles ORDER BY id")]
-        return [
-            r[0] for r in self._db.execute("SELECT id FROM articles WHERE source = ? ORDER BY id", (source,))
-        ]
+        return [r[0] for r in self._db.execute("SELECT id FROM articles WHERE source = ? ORDER BY id", (source,))]
 
     def chunks_of(self, article_id: str) -> list[Chunk]:
         article = self.article(article_id)
@@ -164,9 +162,7 @@ class Registry:
         ).fetchone()
         chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         sources = dict(
-            self._db.execute(
-                "SELECT source, count(*) FROM articles GROUP BY source ORDER BY count(*) DESC, source"
-            )
+            self._db.execute("SELECT source, count(*) FROM articles GROUP BY source ORDER BY count(*) DESC, source")
         )
         return RegistryStats(articles, chunks, sources, first, last)
 
@@ -174,9 +170,7 @@ class Registry:
     def journal_adds(self, chunk_ids: Sequence[str]) -> None:
         """Record vectors about to be written to Chroma, before they are."""
         with self._transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO pending (chunk_id, op) VALUES (?, 'add')", ((c,) for c in chunk_ids)
-            )
+            db.executemany("INSERT OR REPLACE INTO pending (chunk_id, op) VALUES (?, 'add')", ((c,) for c in chunk_ids))
 
     def commit_articles(self, batch: Sequence[tuple[Article, Sequence[Chunk]]]) -> list[str]:
         """Store articles with their chunks and keyword entries, replacing earlier versions, in one
@@ -211,12 +205,8 @@ class Registry:
                         'INSERT INTO chunks (id, article_id, seq, start, "end") VALUES (?, ?, ?, ?, ?)',
                         (chunk.id, chunk.article_id, chunk.seq, chunk.start, chunk.end),
                     )
-                    db.execute(
-                        "INSERT INTO chunk_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, chunk.text)
-                    )
-                db.executemany(
-                    "DELETE FROM pending WHERE chunk_id = ? AND op = 'add'", ((c.id,) for c in chunks)
-                )
+                    db.execute("INSERT INTO chunk_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, chunk.text))
+                db.executemany("DELETE FROM pending WHERE chunk_id = ? AND op = 'add'", ((c.id,) for c in chunks))
         return replaced
 
     def add_alias(self, key: str, article_id: str, url: str | None) -> None:
@@ -249,7 +239,5 @@ class Registry:
             db.executemany("DELETE FROM chunk_fts WHERE rowid = ?", ((r[0],) for r in rows))
             db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
             dropped.extend(r[1] for r in rows)
-        db.executemany(
-            "INSERT OR REPLACE INTO pending (chunk_id, op) VALUES (?, 'delete')", ((c,) for c in dropped)
-        )
+        db.executemany("INSERT OR REPLACE INTO pending (chunk_id, op) VALUES (?, 'delete')", ((c,) for c in dropped))
         return dropped

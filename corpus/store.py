@@ -74,10 +74,7 @@ class Store:
         if self._embedder is None:
             embedder = load_embedder(self.config.embedding)
             recorded = self.registry.meta()
-            if (
-                "embedding_dimension" in recorded
-                and int(recorded["embedding_dimension"]) != embedder.dimension
-            ):
+            if "embedding_dimension" in recorded and int(recorded["embedding_dimension"]) != embedder.dimension:
                 raise ModelMismatchError(
                     f"store {self.path} holds {recorded['embedding_dimension']}-dimensional vectors, but "
                     f"embedding.model {embedder.name!r} makes {embedder.dimension}-dimensional ones"
@@ -110,9 +107,7 @@ class Store:
         articles = {article.id: article for article, _ in batch}
         texts = [self.embedding_text(c, articles[c.article_id].title) for c in chunks]
         vectors = self.embedder.encode(texts)
-        metadatas = [
-            chunk_metadata(c, articles[c.article_id].source, articles[c.article_id].published) for c in chunks
-        ]
+        metadatas = [chunk_metadata(c, articles[c.article_id].source, articles[c.article_id].published) for c in chunks]
         ids = [c.id for c in chunks]
         self.registry.journal_adds(ids)
         self.vectors.upsert(ids, vectors, metadatas)
@@ -191,9 +186,7 @@ def _acquire_write_lock(folder: Path) -> IO[str]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise StoreError(
-            f"store {folder} is being written by another process; try again when it finishes"
-        ) from None
+        raise StoreError(f"store {folder} is being written by another process; try again when it finishes") from None
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))

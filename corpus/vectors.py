@@ -31,9 +31,7 @@ class VectorIndex:
         try:
             if chroma.mode == "http":
                 self.location = f"{'https' if chroma.ssl else 'http'}://{chroma.host}:{chroma.port}"
-                client = chromadb.HttpClient(
-                    host=chroma.host, port=chroma.port, ssl=chroma.ssl, settings=settings
-                )
+                client = chromadb.HttpClient(host=chroma.host, port=chroma.port, ssl=chroma.ssl, settings=settings)
             else:
                 self.location = str(Path(config.path) / "chroma")
                 client = chromadb.PersistentClient(path=self.location, settings=settings)
@@ -45,9 +43,7 @@ class VectorIndex:
             )
             self._max_batch = client.get_max_batch_size()
         except Exception as exc:
-            raise VectorStoreError(
-                f"Chroma ({chroma.mode}) at {getattr(self, 'location', '?')}: {exc}"
-            ) from exc
+            raise VectorStoreError(f"Chroma ({chroma.mode}) at {getattr(self, 'location', '?')}: {exc}") from exc
 
     def count(self) -> int:
         return self._collection.count()
@@ -64,9 +60,7 @@ class VectorIndex:
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         for lo, hi in self._batches(len(ids)):
-            self._collection.upsert(
-                ids=list(ids[lo:hi]), embeddings=vectors[lo:hi], metadatas=list(metadatas[lo:hi])
-            )
+            self._collection.upsert(ids=list(ids[lo:hi]), embeddings=vectors[lo:hi], metadatas=list(metadatas[lo:hi]))
 
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)

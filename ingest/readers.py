@@ -1,0 +1,135 @@
+"""From what the operator names (files, folders, URLs, feeds) to a stream of Articles and failures.
+
+Local files are named by their absolute path, which also identifies articles that carry no URL or id.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+
+from corpus.types import Article
+from ingest.fetch import Fetched, FetchError, fetch, make_client
+from ingest.fields import canonical_url, is_url
+from ingest.formats import (
+    InputError,
+    ReadFailure,
+    ReadResult,
+    decode_text,
+    parse_feed,
+    parse_html,
+    parse_json,
+    parse_jsonl,
+    parse_text,
+)
+from newsbot.config import IngestConfig
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+FEED_SUFFIXES = {".rss", ".atom", ".xml"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES | {".json", ".jsonl", ".ndjson"}
+
+
+def read_inputs(inputs: Sequence[str], config: IngestConfig) -> Iterator[ReadResult]:
+    """Every article named by ``inputs``, in order; anything unreadable becomes a ReadFailure naming it."""
+    with make_client(config) as client:
+        reader = _Reader(config, client)
+        for item in inputs:
+            yield from reader.read(item)
+
+
+class _Reader:
+    def __init__(self, config: IngestConfig, client: httpx.Client) -> None:
+        self.config = config
+        self.client = client
+
+    def read(self, item: str) -> Iterator[ReadResult]:
+        try:
+            if is_url(item):
+                yield from self._read_url(item)
+                return
+            path = Path(item).expanduser()
+            if path.is_dir():
+                for file in _walk(path):
+                    yield from self.read(str(file))
+                return
+            yield from self._read_file(path)
+        except InputError as exc:
+            yield ReadFailure(item, str(exc))
+
+    def _read_file(self, path: Path) -> Iterator[ReadResult]:
+        if not path.exists():
+            raise InputError("no such file or directory")
+        suffix = path.suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise InputError(
+                f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+            )
+        size = path.stat().st_size
+        if size > self.config.max_input_bytes:
+            raise InputError(f"too large ({size} bytes; ingest.max_input_bytes is {self.config.max_input_bytes})")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}") from None
+        origin = str(path.resolve())
+        if suffix in FEED_SUFFIXES:
+            yield from parse_feed(
+                data, origin=origin, fetch_page=self._fetch_page if self.config.follow_feed_links else None
+            )
+            return
+        text = decode_text(data)
+        source = path.resolve().parent.name or "local"
+        if suffix in TEXT_SUFFIXES:
+            yield parse_text(text, origin=origin, key=f"file:{origin}", source=source)
+        elif suffix in HTML_SUFFIXES:
+            yield parse_html(text, origin=origin, url=None, key=f"file:{origin}")
+        elif suffix == ".json":
+            yield from parse_json(text, origin=origin, source=source)
+        else:
+            yield from parse_jsonl(text, origin=origin, source=source)
+
+    def _read_url(self, url: str) -> Iterator[ReadResult]:
+        fetched = self._download(url)
+        if _looks_like_feed(fetched):
+            yield from parse_feed(
+                fetched.content, origin=url, fetch_page=self._fetch_page if self.config.follow_feed_links else None
+            )
+        elif "json" in fetched.content_type:
+            text = decode_text(fetched.content, fetched.charset)
+            parse = parse_jsonl if url.split("?")[0].endswith((".jsonl", ".ndjson")) else parse_json
+            yield from parse(text, origin=url, source="web")
+        else:
+            yield self._page(fetched, url)
+
+    def _fetch_page(self, url: str) -> Article:
+        return self._page(self._download(url), url)
+
+    def _page(self, fetched: Fetched, url: str) -> Article:
+        html = decode_text(fetched.content, fetched.charset)
+        return parse_html(html, origin=url, url=canonical_url(fetched.url))
+
+    def _download(self, url: str) -> Fetched:
+        try:
+            return fetch(self.client, url, self.config.max_input_bytes)
+        except FetchError as exc:
+            raise InputError(str(exc)) from None
+
+
+def _looks_like_feed(fetched: Fetched) -> bool:
+    if any(kind in fetched.content_type for kind in ("rss", "atom")):
+        return True
+    head = fetched.content[:1024].lstrip().lower()
+    return (head.startswith(b"<?xml") and (b"<rss" in head or b"<feed" in head)) or head.startswith((b"<rss", b"<feed"))
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Supported files under ``folder``, recursively, in a stable order, skipping hidden entries."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+                yield Path(root) / name
