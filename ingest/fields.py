@@ -13,6 +13,7 @@ _DATE_MARKER = re.compile(r"\A\s*date[:\s]+(\d{4}-\d{2}-\d{2})[ \t]*\n?[ \t]*")
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 _DATELINE = re.compile(rf"\A([A-Z][A-Z'.\- ]*[A-Z](?:, [A-Z][A-Za-z.' ]*[A-Za-z.])?), ({_MONTH} \d{{1,2}})\b")
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$")
+_FIRST_SENTENCE = re.compile(r"(.*?[.!?])(?=\s|$)")
 TITLE_LIMIT = 120
 
 
@@ -51,8 +52,11 @@ def normalize_date(value: object) -> str | None:
 
 
 def title_from_text(text: str) -> str:
-    """A title for an article that has none: its first line, cut at a word boundary."""
-    first = text.strip().split("\n", 1)[0].strip()
+    """A title for an article that has none: its first sentence after any dateline, cut at a word boundary."""
+    dateline = find_dateline(text)
+    body = " ".join(text[len(dateline) if dateline else 0 :].split())
+    sentence = _FIRST_SENTENCE.match(body)
+    first = (sentence.group(1) if sentence else body).rstrip(".")
     if len(first) <= TITLE_LIMIT:
         return first
     cut = first.rfind(" ", 0, TITLE_LIMIT)

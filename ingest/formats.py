@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import feedparser
+import lxml.html
 import trafilatura
 import yaml
 
@@ -30,6 +31,8 @@ from ingest.fields import (
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^#{1,2}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _TEXT_FIELDS = ("text", "content", "body")
+_BLOCK_TAGS = ("p", "div", "li", "br", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "tr")
+FULL_TEXT_CHARS = 400  # a feed entry whose own content is this long is taken as the full article
 _DATE_FIELDS = ("published", "publish_date", "date", "published_at", "pubDate")
 
 
@@ -87,7 +90,7 @@ def parse_text(text: str, *, origin: str, key: str, source: str) -> Article:
     return article_from_record(record, origin=origin, key=key, source=source)
 
 
-def parse_html(html: str, *, origin: str, url: str | None, key: str | None = None) -> Article:
+def parse_html(html: str, *, origin: str, url: str | None, source: str, key: str | None = None) -> Article:
     """Main text of a web page (boilerplate removed by trafilatura), title and date from its metadata."""
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_tables=False)
     text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
@@ -95,7 +98,7 @@ def parse_html(html: str, *, origin: str, url: str | None, key: str | None = Non
         raise InputError("no article text found in the HTML")
     page_url = url or getattr(doc, "url", None)
     record = {"text": text, "title": doc.title, "published": doc.date, "url": page_url}
-    return article_from_record(record, origin=origin, key=key, source=host_of(page_url) or "web")
+    return article_from_record(record, origin=origin, key=key, source=host_of(page_url) or source)
 
 
 def parse_json(text: str, *, origin: str, source: str) -> Iterator[ReadResult]:
@@ -185,30 +188,32 @@ def _record(item: object, *, name: str, source: str) -> ReadResult:
 def _feed_entry(entry: Mapping[str, Any], *, origin: str, fetch_page: Callable[[str], Article] | None) -> Article:
     link = entry.get("link")
     published = normalize_date(entry.get("published_parsed") or entry.get("updated_parsed"))
+    full = entry["content"][0].get("value") if entry.get("content") else None
+    text = html_fragment_text(full or entry.get("summary") or "")
     page_error = None
-    if fetch_page is not None and link and is_url(link):
+    if fetch_page is not None and link and is_url(link) and not (full and len(text) >= FULL_TEXT_CHARS):
         try:
             page = fetch_page(link)
         except InputError as exc:
             page_error = str(exc)
         else:
-            return article_from_record(
-                {
-                    "text": page.text,
-                    "title": entry.get("title") or page.title,
-                    "url": link,
-                    "published": published or page.published,
-                },
-                origin=origin,
-                source=page.source,
-            )
-    html = entry["content"][0].get("value") if entry.get("content") else entry.get("summary")
-    text = trafilatura.html2txt(html) if html else ""
-    if not text.strip():
+            text, published = page.text, published or page.published
+    if not text:
         raise InputError(page_error or "feed entry has no text and no link to fetch")
     key = link or entry.get("id") or f"{origin}#{entry.get('title')}"
     record = {"text": text, "title": entry.get("title"), "url": link, "published": published}
     return article_from_record(record, origin=origin, source=host_of(link) or "feed", key=key)
+
+
+def html_fragment_text(html: str) -> str:
+    """Readable text of an HTML fragment (a feed entry's content): one paragraph per block element."""
+    if not html.strip():
+        return ""
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    for element in root.iter(*_BLOCK_TAGS):
+        element.tail = "\n\n" + (element.tail or "")
+    paragraphs = (" ".join(part.split()) for part in root.text_content().split("\n\n"))
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 def _first(record: Mapping[str, Any], fields: tuple[str, ...]) -> Any:

@@ -86,7 +86,7 @@ class _Reader:
         if suffix in TEXT_SUFFIXES:
             yield parse_text(text, origin=origin, key=f"file:{origin}", source=source)
         elif suffix in HTML_SUFFIXES:
-            yield parse_html(text, origin=origin, url=None, key=f"file:{origin}")
+            yield parse_html(text, origin=origin, url=None, source=source, key=f"file:{origin}")
         elif suffix == ".json":
             yield from parse_json(text, origin=origin, source=source)
         else:
@@ -110,7 +110,7 @@ class _Reader:
 
     def _page(self, fetched: Fetched, url: str) -> Article:
         html = decode_text(fetched.content, fetched.charset)
-        return parse_html(html, origin=url, url=canonical_url(fetched.url))
+        return parse_html(html, origin=url, url=canonical_url(fetched.url), source="web")
 
     def _download(self, url: str) -> Fetched:
         try:
