@@ -100,8 +100,8 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         problems = []
         for err in exc.errors():
             loc = tuple(str(p) for p in err["loc"])
-            origin = sources.get(loc)
-            where = f" (from {origin})" if origin else f" (in {chosen})"
+            origins = [name for keys, name in sources.items() if keys[: len(loc)] == loc]
+            where = f" (from {', '.join(origins)})" if origins else f" (in {chosen})"
             problems.append(f"{'.'.join(loc) or '<root>'}: {err['msg']}{where}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 

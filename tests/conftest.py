@@ -1,0 +1,91 @@
+"""Shared fixtures: real stores in temporary folders, the bundled samples, the shared data, a loopback web server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from corpus.store import Store
+from newsbot.config import Config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "examples" / "articles"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def make_config(store_path: Path, **sections: dict) -> Config:
+    """The bundled configuration with the store under ``store_path`` and any section keys replaced."""
+    base = load_config(ROOT / "config.yaml", environ={})
+    data = base.model_dump()
+    data["store"]["path"] = store_path
+    for section, values in sections.items():
+        data[section].update(values)
+    return Config.model_validate(data)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path / "store")
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[Store]:
+    with Store(config, write=True) as opened:
+        yield opened
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (it sits beside the project in CI, not in a clone)")
+    return SHARED_DATA
+
+
+Route = tuple[int, str, bytes] | Callable[[], tuple[int, str, bytes]]
+
+
+class WebServer:
+    """A real HTTP server on 127.0.0.1 serving scripted routes: ``routes[path] = (status, type, body)``."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        routes = self.routes
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                route = routes.get(self.path.split("?")[0])
+                status, kind, body = (
+                    (404, "text/plain", b"not found") if route is None else (route() if callable(route) else route)
+                )
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def web() -> Iterator[WebServer]:
+    server = WebServer()
+    yield server
+    server.close()
