@@ -8,6 +8,7 @@ the next writer knows exactly which vectors to remove.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from corpus.types import Article, Chunk
+
+_WORD = re.compile(r"\w+")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -156,6 +159,19 @@ class Registry:
                 found.append((Chunk(*row[:6]), row[6], row[7], row[8]))
         return found
 
+    def keyword_search(self, query: str, limit: int) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of the chunks best matching any word of ``query``, best first."""
+        terms = _WORD.findall(query)
+        if not terms:
+            return []
+        match = " OR ".join(f'"{term}"' for term in terms)
+        rows = self._db.execute(
+            "SELECT c.id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN chunks c ON c.rowid = chunk_fts.rowid "
+            "WHERE chunk_fts MATCH ? ORDER BY bm25(chunk_fts) LIMIT ?",
+            (match, limit),
+        )
+        return [(cid, float(score)) for cid, score in rows]
+
     def stats(self) -> RegistryStats:
         articles, first, last = self._db.execute(
             "SELECT count(*), min(published), max(published) FROM articles"
@@ -165,6 +181,21 @@ class Registry:
             self._db.execute("SELECT source, count(*) FROM articles GROUP BY source ORDER BY count(*) DESC, source")
         )
         return RegistryStats(articles, chunks, sources, first, last)
+
+    def problems(self) -> list[str]:
+        """Inconsistencies inside the registry (none is expected: every write is one transaction)."""
+        checks = {
+            "chunks without a keyword entry": "SELECT count(*) FROM chunks "
+            "WHERE rowid NOT IN (SELECT rowid FROM chunk_fts)",
+            "keyword entries without a chunk": "SELECT count(*) FROM chunk_fts "
+            "WHERE rowid NOT IN (SELECT rowid FROM chunks)",
+            "articles without chunks": "SELECT count(*) FROM articles WHERE id NOT IN (SELECT article_id FROM chunks)",
+            "chunks outside their article": "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id "
+            'WHERE c.start < 0 OR c."end" > length(a.text) OR c.start >= c."end"',
+            "unfinished journal entries": "SELECT count(*) FROM pending",
+        }
+        found = [(name, self._db.execute(sql).fetchone()[0]) for name, sql in checks.items()]
+        return [f"{count} {name}" for name, count in found if count]
 
     # -- writes ---------------------------------------------------------------------------------------
     def journal_adds(self, chunk_ids: Sequence[str]) -> None:

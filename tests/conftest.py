@@ -89,3 +89,13 @@ def web() -> Iterator[WebServer]:
     server = WebServer()
     yield server
     server.close()
+
+
+def assert_consistent(store: Store) -> None:
+    """Registry, keyword index and Chroma agree: no orphan vectors, no missing ones, exact offsets."""
+    assert store.registry.problems() == []
+    assert store.vectors.ids() == store.registry.chunk_ids()
+    for article_id in store.registry.article_ids():
+        article = store.registry.article(article_id)
+        for chunk in store.registry.chunks_of(article_id):
+            assert chunk.text == article.text[chunk.start : chunk.end]

@@ -1,0 +1,153 @@
+"""The write path against a real embedded Chroma and the real model."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from corpus.store import ModelMismatchError, Store, StoreError
+from ingest.pipeline import delete, ingest
+from newsbot.config import Config
+from tests.conftest import SAMPLES, assert_consistent, make_config
+
+
+def write(path: Path, text: str | bytes) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def snapshot(store: Store) -> tuple[set[str], set[str], dict[str, str]]:
+    articles = {a: store.registry.article(a).text_hash for a in store.registry.article_ids()}
+    return store.registry.chunk_ids(), store.vectors.ids(), articles
+
+
+def test_samples_ingest_once_and_re_ingest_adds_nothing(store: Store):
+    first = ingest([str(SAMPLES)], store)
+    assert (first.articles_new, first.articles_failed, first.failures) == (7, 0, [])
+    assert first.chunks_added == store.vectors.count() > 7
+    before = snapshot(store)
+    again = ingest([str(SAMPLES)], store)
+    assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, 7)
+    assert (again.chunks_added, again.chunks_deleted) == (0, 0)
+    assert snapshot(store) == before
+    assert_consistent(store)
+
+
+def test_changed_text_replaces_the_old_chunks_and_keywords(store: Store, tmp_path: Path):
+    path = write(tmp_path / "in" / "harbour.txt", "The harbour reopened on Thursday. Fishing boats returned.")
+    ingest([path], store)
+    (article_id,) = store.registry.article_ids()
+    old_chunks = store.registry.chunk_ids()
+    assert store.registry.keyword_search("fishing", 5)
+
+    write(tmp_path / "in" / "harbour.txt", "The harbour stayed closed on Friday. Ferries were cancelled.")
+    report = ingest([path], store)
+    assert (report.articles_updated, report.articles_new, report.chunks_deleted) == (1, 0, len(old_chunks))
+    assert store.registry.article_ids() == [article_id]
+    assert not old_chunks & store.registry.chunk_ids()
+    assert not old_chunks & store.vectors.ids()
+    assert store.registry.keyword_search("fishing", 5) == []
+    assert store.registry.keyword_search("ferries", 5)
+    assert_consistent(store)
+
+
+def test_the_same_story_from_two_urls_is_stored_once(store: Store, tmp_path: Path):
+    text = "Rescue teams reached the village on Monday.\nThey found the bridge intact."
+    rewrapped = "Rescue teams reached the village on Monday. They found\nthe bridge intact."
+    path = write(
+        tmp_path / "wire.jsonl",
+        "\n".join(
+            json.dumps({"url": url, "title": "Rescue", "text": body})
+            for url, body in [("https://a.example/story", text), ("https://b.example/copy", rewrapped)]
+        ),
+    )
+    report = ingest([path], store)
+    assert (report.articles_new, report.articles_duplicate) == (1, 1)
+    assert len(store.registry.article_ids()) == 1
+    again = ingest([path], store)
+    assert (again.articles_unchanged, again.articles_new, again.articles_duplicate) == (2, 0, 0)
+    assert_consistent(store)
+
+
+def test_delete_by_id_and_by_source_removes_everything(store: Store):
+    ingest([str(SAMPLES)], store)
+    total = store.vectors.count()
+    explainer = next(a for a in store.registry.article_ids() if store.registry.article(a).title.startswith("Explainer"))
+    removed_chunks = len(store.registry.chunks_of(explainer))
+    assert delete(store, article_id=explainer) == (1, removed_chunks)
+    assert store.registry.article(explainer) is None
+    assert store.vectors.count() == total - removed_chunks
+    hits = store.registry.keyword_search("Libya Dawn", 50)
+    assert hits and not any(chunk_id.startswith(explainer) for chunk_id, _ in hits)
+    assert delete(store, article_id="no-such-article") == (0, 0)
+
+    articles, _ = delete(store, source="newsbot-samples")
+    assert articles == 3
+    assert store.registry.article_ids(source="newsbot-samples") == []
+    assert len(store.registry.article_ids()) == 3
+    assert_consistent(store)
+
+
+def test_a_store_refuses_another_embedding_model(store: Store, tmp_path: Path):
+    ingest([str(SAMPLES / "libya")], store)
+    before = snapshot(store)
+    store.close()
+    other = make_config(store.path, embedding={"model": str(tmp_path / "another-model")})
+    with pytest.raises(ModelMismatchError, match="all-MiniLM-L6-v2"):
+        Store(other, write=True)
+    with Store(make_config(store.path)) as reopened:
+        assert snapshot(reopened) == before
+
+
+def test_a_second_writer_is_refused_while_one_holds_the_store(store: Store, config: Config):
+    with pytest.raises(StoreError, match="being written by another process"):
+        Store(config, write=True)
+    with Store(config) as reader:
+        assert reader.stats()["articles"] == 0
+
+
+def test_bad_inputs_are_named_and_the_rest_of_the_batch_still_lands(tmp_path: Path):
+    config = make_config(tmp_path / "store", ingest={"max_input_bytes": 4000})
+    good = tmp_path / "in"
+    kept = write(good / "kept.txt", "The council approved the new budget on Tuesday. Taxes stay the same.")
+    with Store(config, write=True) as store:
+        ingest([kept], store)
+        before = snapshot(store)
+        bad = {
+            "empty.txt": write(good / "empty.txt", ""),
+            "blank.md": write(good / "blank.md", "  \n\n  "),
+            "binary.txt": write(good / "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR"),
+            "latin1.txt": write(good / "latin1.txt", "Caf\xe9 owners protest.".encode("latin-1")),
+            "truncated.json": write(good / "truncated.json", '{"title": "Cut", "text": "The story was cut'),
+            "huge.txt": write(good / "huge.txt", "Long sentence here. " * 400),
+        }
+        lines = [
+            json.dumps({"url": "https://x.example/1", "text": "First good line of the feed."}),
+            '{"url": "https://x.example/2", "text": "truncated',
+            json.dumps({"url": "https://x.example/3", "title": "no text"}),
+            json.dumps({"url": "https://x.example/4", "text": "Second good line of the feed."}),
+        ]
+        mixed = write(good / "mixed.jsonl", "\n".join(lines))
+        fresh = write(good / "fresh.txt", "A new bakery opened on Main Street. Queues formed early.")
+        write(Path(kept), "")  # the stored article's file is now empty: it must stay stored
+
+        report = ingest([*bad.values(), mixed, fresh, kept], store)
+
+        errors = {Path(f["input"]).name: f["error"] for f in report.failures}
+        assert errors["empty.txt"] == errors["blank.md"] == errors["kept.txt"] == "empty input"
+        assert errors["binary.txt"].startswith("binary content")
+        assert errors["latin1.txt"].startswith("not valid utf-8 text (byte 0xe9 at offset 3)")
+        assert errors["truncated.json"].startswith("malformed JSON")
+        assert errors["huge.txt"].startswith("too large (8000 bytes")
+        assert errors["mixed.jsonl:2"].startswith("malformed JSON")
+        assert errors["mixed.jsonl:3"].startswith("no article text")
+        assert report.articles_failed == len(report.failures) == 9
+        assert report.articles_new == 3 and not report.ok
+        chunks, vectors, articles = snapshot(store)
+        assert before[0] <= chunks and before[1] <= vectors
+        assert before[2].items() <= articles.items()
+        assert_consistent(store)
