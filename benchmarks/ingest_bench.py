@@ -3,10 +3,10 @@
 Reads the distinct articles of ../shared/data/realtimeqa-2025q1 (a subset with --articles), then runs each
 phase in its own process so that each reports its own peak RSS:
   ours      newsbot's ingest (read + chunk + embed + Chroma + registry) into a fresh store
-  raw       model.encode on exactly the texts our pipeline embedded (configured precision, then fp32)
+  raw       the encoder alone on exactly the texts our pipeline embedded (configured backend, then torch fp32)
   naive     RecursiveCharacterTextSplitter(1000, 200) + HuggingFaceEmbeddings + Chroma.from_documents
-It also checks that the configured precision leaves retrieval unchanged: top-10 neighbours of the
-benchmark's questions over the same chunks, configured precision vs fp32.
+It also checks that the configured backend leaves retrieval unchanged: top-10 neighbours of the
+benchmark's questions over the same chunks, configured backend vs torch fp32.
 
     python benchmarks/ingest_bench.py [--articles N] [--skip-naive]
 """
@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "realtimeqa-2025q1"
+REFERENCE = "torch-fp32"
 
 
 def distinct_articles(limit: int) -> list[dict]:
@@ -72,30 +73,34 @@ def phase_ours(corpus: Path, work: Path) -> dict:
         for article_id in store.registry.article_ids():
             title = store.registry.article(article_id).title
             texts.extend(store.embedding_text(chunk, title) for chunk in store.registry.chunks_of(article_id))
-        precision = store.embedder.precision
+        label = f"{store.embedder.backend}-{store.embedder.precision}"
     (work / "texts.json").write_text(json.dumps(texts))
     chars = sum(len(a["text"]) for a in map(json.loads, corpus.read_text().splitlines()))
     return {
-        "articles": report.articles_new, "chunks": report.chunks_added, "seconds": report.seconds,
-        "chars": chars, "model_load_seconds": round(load_seconds, 2), "precision": precision,
+        "articles": report.articles_new,
+        "chunks": report.chunks_added,
+        "seconds": report.seconds,
+        "chars": chars,
+        "model_load_seconds": round(load_seconds, 2),
+        "label": label,
         "peak_rss_mb": peak_rss_mb(),
     }
 
 
-def phase_raw(work: Path, precision: str) -> dict:
+def phase_raw(work: Path, backend: str, precision: str) -> dict:
     from corpus.embedder import Embedder
     from newsbot.config import EmbeddingConfig
 
     texts = json.loads((work / "texts.json").read_text())
-    embedder = Embedder(EmbeddingConfig(precision=precision))
+    embedder = Embedder(EmbeddingConfig(backend=backend, precision=precision))
     embedder.encode(texts[:8])
     started = time.perf_counter()
     vectors = embedder.encode(texts)
     seconds = time.perf_counter() - started
-    np.save(work / f"chunks-{embedder.precision}.npy", vectors)
-    np.save(work / f"questions-{embedder.precision}.npy", embedder.encode(questions()))
-    return {"chunks": len(texts), "seconds": round(seconds, 3), "precision": embedder.precision,
-            "peak_rss_mb": peak_rss_mb()}
+    label = f"{embedder.backend}-{embedder.precision}"
+    np.save(work / f"chunks-{label}.npy", vectors)
+    np.save(work / f"questions-{label}.npy", embedder.encode(questions()))
+    return {"chunks": len(texts), "seconds": round(seconds, 3), "label": label, "peak_rss_mb": peak_rss_mb()}
 
 
 def phase_naive(corpus: Path, work: Path) -> dict:
@@ -115,13 +120,18 @@ def phase_naive(corpus: Path, work: Path) -> dict:
     ]
     chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
     Chroma.from_documents(chunks, embeddings, persist_directory=str(work / "naive"), collection_name="naive")
-    return {"articles": len(docs), "chunks": len(chunks), "seconds": round(time.perf_counter() - started, 3),
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "articles": len(docs),
+        "chunks": len(chunks),
+        "seconds": round(time.perf_counter() - started, 3),
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
-def neighbour_agreement(work: Path, precision: str, k: int = 10) -> float:
-    chunks_ref, chunks_test = np.load(work / "chunks-fp32.npy"), np.load(work / f"chunks-{precision}.npy")
-    q_ref, q_test = np.load(work / "questions-fp32.npy"), np.load(work / f"questions-{precision}.npy")
+def neighbour_agreement(work: Path, label: str, k: int = 10) -> float:
+    """Share of the top-k neighbours of every question that ``label`` vectors keep from torch fp32 ones."""
+    chunks_ref, chunks_test = np.load(work / f"chunks-{REFERENCE}.npy"), np.load(work / f"chunks-{label}.npy")
+    q_ref, q_test = np.load(work / f"questions-{REFERENCE}.npy"), np.load(work / f"questions-{label}.npy")
     top_ref = np.argsort(-(q_ref @ chunks_ref.T), axis=1)[:, :k]
     top_test = np.argsort(-(q_test @ chunks_test.T), axis=1)[:, :k]
     shared = [len(set(a) & set(b)) for a, b in zip(top_ref, top_test, strict=True)]
@@ -143,9 +153,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         name, *rest = args.phase
-        phases = {"ours": lambda: phase_ours(Path(rest[0]), Path(rest[1])),
-                  "raw": lambda: phase_raw(Path(rest[0]), rest[1]),
-                  "naive": lambda: phase_naive(Path(rest[0]), Path(rest[1]))}
+        phases = {
+            "ours": lambda: phase_ours(Path(rest[0]), Path(rest[1])),
+            "raw": lambda: phase_raw(Path(rest[0]), rest[1], rest[2]),
+            "naive": lambda: phase_naive(Path(rest[0]), Path(rest[1])),
+        }
         print(json.dumps(phases[name]()))
         return
     if not DATA.is_dir():
@@ -156,10 +168,10 @@ def main() -> None:
         articles = distinct_articles(args.articles)
         corpus.write_text("\n".join(json.dumps(a) for a in articles) + "\n")
         ours = run_phase("ours", str(corpus), str(work))
-        raw = run_phase("raw", str(work), ours["precision"])
-        raw32 = raw if ours["precision"] == "fp32" else run_phase("raw", str(work), "fp32")
+        raw = run_phase("raw", str(work), *ours["label"].split("-"))
+        raw32 = raw if ours["label"] == REFERENCE else run_phase("raw", str(work), *REFERENCE.split("-"))
         naive = None if args.skip_naive else run_phase("naive", str(corpus), str(work))
-        agreement = neighbour_agreement(work, ours["precision"])
+        agreement = neighbour_agreement(work, ours["label"])
     report(ours, raw, raw32, naive, agreement)
 
 
@@ -167,23 +179,27 @@ def report(ours: dict, raw: dict, raw32: dict, naive: dict | None, agreement: fl
     ours_cps = ours["chunks"] / ours["seconds"]
     raw_cps = raw["chunks"] / raw["seconds"]
     print(f"corpus: {ours['articles']} distinct articles, {ours['chars'] / 1e6:.1f} M characters")
-    print(f"model load: {ours['model_load_seconds']} s (not counted below); precision: {ours['precision']}")
+    print(f"model load: {ours['model_load_seconds']} s (not counted below); backend: {ours['label']}")
     rows = [
         ("newsbot ingest", ours["chunks"], ours["seconds"], ours["peak_rss_mb"]),
-        (f"raw model.encode ({raw['precision']})", raw["chunks"], raw["seconds"], raw["peak_rss_mb"]),
+        (f"raw encode ({raw['label']})", raw["chunks"], raw["seconds"], raw["peak_rss_mb"]),
     ]
     if raw32 is not raw:
-        rows.append(("raw model.encode (fp32)", raw32["chunks"], raw32["seconds"], raw32["peak_rss_mb"]))
+        rows.append((f"raw encode ({REFERENCE})", raw32["chunks"], raw32["seconds"], raw32["peak_rss_mb"]))
     if naive:
         rows.append(("naive LangChain (1000/200, fp32)", naive["chunks"], naive["seconds"], naive["peak_rss_mb"]))
     print(f"{'pipeline':<36}{'chunks':>8}{'seconds':>10}{'chunks/s':>10}{'articles/s':>12}{'peak RSS MB':>13}")
     for name, chunks, seconds, rss in rows:
-        print(f"{name:<36}{chunks:>8}{seconds:>10.1f}{chunks / seconds:>10.1f}"
-              f"{ours['articles'] / seconds:>12.2f}{rss:>13.0f}")
+        print(
+            f"{name:<36}{chunks:>8}{seconds:>10.1f}{chunks / seconds:>10.1f}"
+            f"{ours['articles'] / seconds:>12.2f}{rss:>13.0f}"
+        )
     print(f"newsbot / raw encode ceiling: {ours_cps / raw_cps:.1%} of chunks/s on the same texts")
     if naive:
         print(f"newsbot / naive LangChain: {naive['seconds'] / ours['seconds']:.2f}x faster on the same articles")
-    print(f"top-10 neighbours of {len(questions())} questions, {ours['precision']} vs fp32: {agreement:.1%} identical")
+    print(
+        f"top-10 neighbours of {len(questions())} questions, {ours['label']} vs {REFERENCE}: {agreement:.1%} identical"
+    )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ class StoreConfig(_Section):
 
 class EmbeddingConfig(_Section):
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    backend: Literal["auto", "torch", "openvino"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     batch_size: int = Field(64, ge=1, le=4096)
     device: str = "cpu"

@@ -1,0 +1,111 @@
+"""Running a sentence-transformers model's transformer with the OpenVINO runtime.
+
+Measured here (2 cores, avx512_bf16): all-MiniLM-L6-v2 on ~700-character passages encodes at 55 chunks/s with
+OpenVINO in bf16 against 43 with torch bf16 autocast and 25 with torch fp32, vectors within 1e-4 cosine of
+fp32. sentence-transformers' own ``backend="openvino"`` needs optimum-intel, which pins an older
+transformers and torchvision; converting the transformer directly needs only the ``openvino`` package.
+The converted model is cached, keyed by the model folder, so conversion (about 2 s) happens once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SUPPORTED_POOLING = ("mean", "cls")
+
+
+class UnsupportedModelError(ValueError):
+    """The model has modules (dense layers, unusual pooling) this runner does not reproduce."""
+
+
+class OpenVinoEncoder:
+    def __init__(self, model: Any, location: str, precision: str, batch_size: int, cache_dir: Path) -> None:
+        import openvino as ov
+
+        modules = list(model)
+        names = [type(m).__name__ for m in modules]
+        if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
+            raise UnsupportedModelError(f"modules {names} are not Transformer + Pooling (+ Normalize)")
+        mode = getattr(modules[1], "pooling_mode", None)
+        self.pooling = mode[0] if isinstance(mode, list | tuple) and len(mode) == 1 else mode
+        if self.pooling not in SUPPORTED_POOLING:
+            raise UnsupportedModelError(f"pooling {self.pooling!r} is not one of {SUPPORTED_POOLING}")
+        self.tokenizer = model.tokenizer
+        self.max_length = model.max_seq_length
+        self.batch_size = batch_size
+        xml = _converted(model, location, cache_dir)
+        hint = "bf16" if precision == "bf16" else "f32"
+        self._compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": hint})
+        self._inputs = [port.get_any_name() for port in self._compiled.inputs]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised vectors; texts are encoded longest first so that batches pad little."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors: np.ndarray | None = None
+        for lo in range(0, len(texts), self.batch_size):
+            index = order[lo : lo + self.batch_size]
+            batch = self.tokenizer(
+                [texts[i] for i in index],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="np",
+            )
+            hidden = self._compiled({name: batch[name] for name in self._inputs})[0]
+            pooled = self._pool(np.asarray(hidden, dtype=np.float32), batch["attention_mask"])
+            if vectors is None:
+                vectors = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            vectors[index] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        assert vectors is not None
+        return vectors
+
+    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        weights = mask[..., None].astype(np.float32)
+        return (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+
+
+def _converted(model: Any, location: str, cache_dir: Path) -> Path:
+    """The model's transformer as OpenVINO IR, converted once and cached (written atomically)."""
+    import openvino as ov
+
+    folder = cache_dir / _cache_key(location)
+    xml = folder / "model.xml"
+    if xml.exists():
+        return xml
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    example = model.tokenizer(["an example sentence", "another"], padding=True, return_tensors="pt")
+    with warnings.catch_warnings():  # torch's tracer warns about data-dependent branches it records as traced
+        warnings.simplefilter("ignore")
+        converted = ov.convert_model(model[0].auto_model, example_input=dict(example))
+    staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".converting-"))
+    try:
+        ov.save_model(converted, str(staging / "model.xml"))
+        os.replace(staging, folder)
+    except OSError:
+        if not xml.exists():  # another process did not win the race either
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return xml
+
+
+def _cache_key(location: str) -> str:
+    path = Path(location)
+    stamp = ""
+    if path.is_dir():
+        stamp = "|".join(
+            f"{f.name}:{f.stat().st_size}:{int(f.stat().st_mtime)}" for f in sorted(path.glob("*")) if f.is_file()
+        )
+    digest = hashlib.sha256(f"{path.resolve() if path.exists() else location}|{stamp}".encode()).hexdigest()[:16]
+    return f"{path.name or 'model'}-{digest}"
