@@ -15,6 +15,7 @@ _DATELINE = re.compile(rf"\A([A-Z][A-Z'.\- ]*[A-Z](?:, [A-Z][A-Za-z.' ]*[A-Za-z.
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid)$")
 _FIRST_SENTENCE = re.compile(r"(.*?[.!?])(?=\s|$)")
 TITLE_LIMIT = 120
+_YEAR_START = datetime(2000, 1, 1)  # a date given as "2015" or "June 2015" reads as its first day
 
 
 def split_date_marker(text: str) -> tuple[str | None, str]:
@@ -43,7 +44,7 @@ def normalize_date(value: object) -> str | None:
         elif isinstance(value, date):
             parsed = value
         else:
-            parsed = date_parser.parse(str(value), fuzzy=False).date()
+            parsed = date_parser.parse(str(value), default=_YEAR_START).date()
     except (ValueError, OverflowError, TypeError):
         return None
     if not 1800 <= parsed.year <= date.today().year + 1:

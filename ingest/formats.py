@@ -32,6 +32,7 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^#{1,2}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _TEXT_FIELDS = ("text", "content", "body")
 _BLOCK_TAGS = ("p", "div", "li", "br", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "tr")
+TOO_DEEP = "JSON nested too deeply to be an article"
 FULL_TEXT_CHARS = 400  # a feed entry whose own content is this long is taken as the full article
 _DATE_FIELDS = ("published", "publish_date", "date", "published_at", "pubDate")
 
@@ -107,6 +108,8 @@ def parse_json(text: str, *, origin: str, source: str) -> Iterator[ReadResult]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise InputError(TOO_DEEP) from None
     items = data if isinstance(data, list) else [data]
     for index, item in enumerate(items):
         name = f"{origin}[{index}]" if isinstance(data, list) else origin
@@ -123,6 +126,9 @@ def parse_jsonl(text: str, *, origin: str, source: str) -> Iterator[ReadResult]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             yield ReadFailure(name, f"malformed JSON at column {exc.colno}: {exc.msg}")
+            continue
+        except RecursionError:
+            yield ReadFailure(name, TOO_DEEP)
             continue
         yield from _records(item, name=name, source=source)
 

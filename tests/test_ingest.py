@@ -124,6 +124,7 @@ def test_bad_inputs_are_named_and_the_rest_of_the_batch_still_lands(tmp_path: Pa
             "latin1.txt": write(good / "latin1.txt", "Caf\xe9 owners protest.".encode("latin-1")),
             "truncated.json": write(good / "truncated.json", '{"title": "Cut", "text": "The story was cut'),
             "huge.txt": write(good / "huge.txt", "Long sentence here. " * 400),
+            "nested.json": write(good / "nested.json", "[" * 1500 + "]" * 1500),
         }
         lines = [
             json.dumps({"url": "https://x.example/1", "text": "First good line of the feed."}),
@@ -143,9 +144,10 @@ def test_bad_inputs_are_named_and_the_rest_of_the_batch_still_lands(tmp_path: Pa
         assert errors["latin1.txt"].startswith("not valid utf-8 text (byte 0xe9 at offset 3)")
         assert errors["truncated.json"].startswith("malformed JSON")
         assert errors["huge.txt"].startswith("too large (8000 bytes")
+        assert errors["nested.json"] == "JSON nested too deeply to be an article"
         assert errors["mixed.jsonl:2"].startswith("malformed JSON")
         assert errors["mixed.jsonl:3"].startswith("no article text")
-        assert report.articles_failed == len(report.failures) == 9
+        assert report.articles_failed == len(report.failures) == 10
         assert report.articles_new == 3 and not report.ok
         chunks, vectors, articles = snapshot(store)
         assert before[0] <= chunks and before[1] <= vectors

@@ -91,7 +91,7 @@ def test_realtimeqa_search_results_ingest_as_is(shared_data: Path):
     assert first.source == "usatoday.com" and first.published == "2021-02-03" and first.url.startswith("https://")
 
 
-ARTICLE_PAGE = b"""<html><head><title>Harbour reopens</title>
+ARTICLE_PAGE = b"""<html><head><title>Harbour reopens</title><script>document.write("<b>injected</b>")</script>
 <meta property="article:published_time" content="2024-05-02"></head><body><nav>Menu Login</nav>
 <article><h1>Harbour reopens</h1><p>The harbour of the town reopened on Thursday after a storm closed it for a week.
 Fishing boats returned to their berths in the afternoon.</p><p>The mayor said repairs to the breakwater would
@@ -118,7 +118,7 @@ def test_url_page_feed_and_json_are_fetched_and_extracted(web: WebServer):
     page = only_article(web.url("/news/harbour?utm_source=feed"))
     assert page.title == "Harbour reopens" and page.published == "2024-05-02"
     assert page.url == web.url("/news/harbour") and page.source == "127.0.0.1"
-    assert "breakwater" in page.text and "Login" not in page.text
+    assert "breakwater" in page.text and "Login" not in page.text and "injected" not in page.text
 
     fetched, teaser_only = read(web.url("/feed"))
     assert isinstance(fetched, Article) and "breakwater" in fetched.text and fetched.published == "2024-05-03"
