@@ -1,37 +1,11 @@
-"""Sentence-aware chunking with exact character offsets.
-
-Paragraphs (split at blank lines) are cut into sentences by blingfire, a compiled splitter that keeps
-character offsets and runs at millions of characters a second, so chunking costs nothing next to
-embedding. Single line breaks inside a paragraph (hard-wrapped wire copy) are read as spaces, which keeps
-offsets unchanged because the replacement has the same length.
-"""
+"""Sentence-aware chunking with exact character offsets: whole sentences packed up to a size, with overlap."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-import blingfire
-
+from corpus.sentences import sentence_spans, trim_span
 from corpus.types import Article, Chunk
-
-_PARAGRAPH = re.compile(r"\S(?:[^\n]|\n(?![ \t\r\f\v]*\n))*")
-_WHITESPACE = re.compile(r"\s")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every sentence, in order, never crossing a paragraph break."""
-    spans: list[tuple[int, int]] = []
-    for para in _PARAGRAPH.finditer(text):
-        body = para.group().rstrip()
-        base = para.start()
-        flat = _WHITESPACE.sub(" ", body)
-        _, offsets = blingfire.text_to_sentences_and_offsets(flat)
-        for start, end in offsets:
-            start, end = _trim(text, base + start, base + end)
-            if start < end:
-                spans.append((start, end))
-    return spans
 
 
 def chunk_spans(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
@@ -79,17 +53,9 @@ def _split_long(text: str, span: tuple[int, int], size: int) -> Iterator[tuple[i
         cut = text.rfind(" ", start + 1, start + size + 1)
         if cut <= start:
             cut = start + size
-        piece = _trim(text, start, cut)
+        piece = trim_span(text, start, cut)
         if piece[0] < piece[1]:
             yield piece
-        start = _trim(text, cut, end)[0]
+        start = trim_span(text, cut, end)[0]
     if start < end:
         yield (start, end)
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end

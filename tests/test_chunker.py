@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from corpus.sentences import sentence_spans
 from corpus.types import Article
-from ingest.chunker import chunk_article, chunk_spans, sentence_spans
+from ingest.chunker import chunk_article, chunk_spans
 from ingest.formats import decode_text, parse_text
 from tests.conftest import SAMPLES
 
