@@ -15,10 +15,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from corpus.types import Article, Chunk
 
 _WORD = re.compile(r"\w+")
+STOPWORDS = frozenset(
+    """a an and are as at be been but by did do does for from had has have he her his how i in is it its of on or
+    she that the their them they this to was were what when where which who whom whose why will with would
+    you""".split()
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,6 +61,40 @@ CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5 (text, tokenize = 'porter unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY, op TEXT NOT NULL CHECK (op IN ('add', 'delete')));
 """
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to a published date range (ISO dates, inclusive) and/or one source."""
+
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+
+    def sql(self) -> tuple[str, list[str]]:
+        """``AND ...`` conditions on the ``articles a`` table, with their parameters."""
+        parts, params = [], []
+        for clause, value in (
+            ("a.published >= ?", self.since),
+            ("a.published <= ?", self.until),
+            ("a.source = ?", self.source),
+        ):
+            if value:
+                parts.append(f"AND {clause}")
+                params.append(value)
+        return " ".join(parts), params
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.since:
+            clauses.append({"published_day": {"$gte": int(self.since.replace("-", ""))}})
+        if self.until:
+            clauses.append({"published_day": {"$lte": int(self.until.replace("-", ""))}})
+        if self.source:
+            clauses.append({"source": self.source})
+        if len(clauses) > 1:
+            return {"$and": clauses}
+        return clauses[0] if clauses else None
 
 
 @dataclass(frozen=True)
@@ -159,16 +199,17 @@ class Registry:
                 found.append((Chunk(*row[:6]), row[6], row[7], row[8]))
         return found
 
-    def keyword_search(self, query: str, limit: int) -> list[tuple[str, float]]:
+    def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the chunks best matching any word of ``query``, best first."""
-        terms = _WORD.findall(query)
+        terms = [t for t in _WORD.findall(query.lower()) if t not in STOPWORDS] or _WORD.findall(query.lower())
         if not terms:
             return []
-        match = " OR ".join(f'"{term}"' for term in terms)
+        conditions, params = (filters or Filters()).sql()
         rows = self._db.execute(
             "SELECT c.id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN chunks c ON c.rowid = chunk_fts.rowid "
-            "WHERE chunk_fts MATCH ? ORDER BY bm25(chunk_fts) LIMIT ?",
-            (match, limit),
+            f"JOIN articles a ON a.id = c.article_id WHERE chunk_fts MATCH ? {conditions} "
+            "ORDER BY bm25(chunk_fts) LIMIT ?",
+            (" OR ".join(f'"{term}"' for term in dict.fromkeys(terms)), *params, limit),
         )
         return [(cid, float(score)) for cid, score in rows]
 

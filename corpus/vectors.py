@@ -62,6 +62,16 @@ class VectorIndex:
         for lo, hi in self._batches(len(ids)):
             self._collection.upsert(ids=list(ids[lo:hi]), embeddings=vectors[lo:hi], metadatas=list(metadatas[lo:hi]))
 
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, optionally filtered."""
+        total = self.count()
+        if total == 0:
+            return []
+        found = self._collection.query(
+            query_embeddings=vector.reshape(1, -1), n_results=min(k, total), where=where or None, include=["distances"]
+        )
+        return [(cid, 1.0 - float(d)) for cid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
+
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
         for lo, hi in self._batches(len(ids)):
