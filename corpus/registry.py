@@ -8,7 +8,7 @@ the next writer knows exactly which vectors to remove.
 
 from __future__ import annotations
 
-import re
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,14 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from corpus.text import WORD, content_terms
 from corpus.types import Article, Chunk
 
-_WORD = re.compile(r"\w+")
-STOPWORDS = frozenset(
-    """a an and are as at be been but by did do does for from had has have he her his how i in is it its of on or
-    she that the their them they this to was were what when where which who whom whose why will with would
-    you""".split()
-)
+_CHUNK_RECORD = ("chunk_id", "article_id", "start", "end", "text", "title", "source", "published", "url")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -183,6 +179,21 @@ class Registry:
         )
         return [Chunk(cid, article_id, seq, s, e, article.text[s:e]) for cid, seq, s, e in rows]
 
+    def chunk_records(self, chunk_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Chunk id -> its offsets, text and article metadata, for the ids that exist."""
+        found: dict[str, dict[str, Any]] = {}
+        for lo in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[lo : lo + 500])
+            rows = self._db.execute(
+                'SELECT c.id, c.article_id, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start), '
+                "a.title, a.source, a.published, a.url FROM chunks c JOIN articles a ON a.id = c.article_id "
+                f"WHERE c.id IN ({','.join('?' * len(part))})",
+                part,
+            )
+            for row in rows:
+                found[row[0]] = dict(zip(_CHUNK_RECORD, row, strict=True))
+        return found
+
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
 
@@ -201,7 +212,7 @@ class Registry:
 
     def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the chunks best matching any word of ``query``, best first."""
-        terms = [t for t in _WORD.findall(query.lower()) if t not in STOPWORDS] or _WORD.findall(query.lower())
+        terms = content_terms(query) or WORD.findall(query.lower())
         if not terms:
             return []
         conditions, params = (filters or Filters()).sql()
@@ -209,9 +220,19 @@ class Registry:
             "SELECT c.id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN chunks c ON c.rowid = chunk_fts.rowid "
             f"JOIN articles a ON a.id = c.article_id WHERE chunk_fts MATCH ? {conditions} "
             "ORDER BY bm25(chunk_fts) LIMIT ?",
-            (" OR ".join(f'"{term}"' for term in dict.fromkeys(terms)), *params, limit),
+            (" OR ".join(f'"{term}"' for term in terms), *params, limit),
         )
         return [(cid, float(score)) for cid, score in rows]
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25-style inverse document frequency of each term over the chunks (same tokenizer as the index)."""
+        total = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        weights = {}
+        for term in terms:
+            found = self._db.execute("SELECT count(*) FROM chunk_fts WHERE chunk_fts MATCH ?", (f'"{term}"',))
+            df = found.fetchone()[0]
+            weights[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        return weights
 
     def stats(self) -> RegistryStats:
         articles, first, last = self._db.execute(

@@ -94,7 +94,8 @@ def parse_text(text: str, *, origin: str, key: str, source: str) -> Article:
 def parse_html(html: str, *, origin: str, url: str | None, source: str, key: str | None = None) -> Article:
     """Main text of a web page (boilerplate removed by trafilatura), title and date from its metadata."""
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_tables=False)
-    text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+    lines = (getattr(doc, "text", None) or "").splitlines() if doc is not None else []
+    text = "\n\n".join(line.strip() for line in lines if line.strip())  # trafilatura puts one block a line
     if not text:
         raise InputError("no article text found in the HTML")
     page_url = url or getattr(doc, "url", None)

@@ -1,4 +1,4 @@
-"""The ``newsbot`` command: ingest, stats, delete."""
+"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from corpus.embedder import EmbedderError
+from corpus.registry import Filters
 from corpus.store import Store, StoreError
 from corpus.vectors import VectorStoreError
+from ingest.fields import normalize_date
 from ingest.pipeline import delete, ingest
 from newsbot.config import Config, ConfigError, load_config
+from newsbot.render import answer_text, passage_text
+from qa.chain import QA
+from qa.evaluation import EvalReport, evaluate, load_own_questions, load_realtimeqa, realtimeqa_corpus, week_config
+from qa.verify import CitationError, passage_view
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
 
@@ -58,7 +65,38 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--source", metavar="S")
     delete_cmd.add_argument("--json", action="store_true")
     delete_cmd.set_defaults(handler=_delete)
+
+    ask = commands.add_parser("ask", parents=[common], help="answer a question from the stored articles, with sources")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the Answer object as JSON")
+    ask.add_argument("--since", metavar="DATE", type=_iso_date, help="only articles published on or after DATE")
+    ask.add_argument("--until", metavar="DATE", type=_iso_date, help="only articles published on or before DATE")
+    ask.add_argument("--source", metavar="S", help="only articles of this source")
+    ask.set_defaults(handler=_ask)
+
+    show = commands.add_parser("show", parents=[common], help="a cited passage in its article, checked")
+    show.add_argument("reference", metavar="ARTICLE_ID[:START-END]")
+    show.add_argument("--quote", help="also check that the article says exactly this at those offsets")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_show)
+
+    evaluate_cmd = commands.add_parser(
+        "eval", parents=[common], help="score answers against questions with gold answers"
+    )
+    evaluate_cmd.add_argument("questions", nargs="+", metavar="QUESTIONS")
+    evaluate_cmd.add_argument("--json", action="store_true")
+    evaluate_cmd.add_argument("--baseline", action="store_true", help="also score the first-words control")
+    evaluate_cmd.add_argument("--work-dir", default="var/eval", help="where per-week RealTimeQA stores are kept")
+    evaluate_cmd.add_argument("--limit", type=int, default=0, help="at most this many questions per file")
+    evaluate_cmd.set_defaults(handler=_eval)
     return parser
+
+
+def _iso_date(value: str) -> str:
+    parsed = normalize_date(value)
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)")
+    return parsed
 
 
 def _ingest(args: argparse.Namespace, config: Config) -> int:
@@ -120,14 +158,75 @@ def _delete(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK if articles else EXIT_FAILURES
 
 
+def _ask(args: argparse.Namespace, config: Config) -> int:
+    with Store(config) as store:
+        qa = QA(store, config)
+        answer, _ = qa.ask(args.question, filters=Filters(since=args.since, until=args.until, source=args.source))
+    if args.json:
+        _print_json(answer.as_json())
+    else:
+        print(answer_text(answer))
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace, config: Config) -> int:
+    with Store(config) as store:
+        try:
+            view = passage_view(store.registry, args.reference, args.quote)
+        except CitationError as exc:
+            return _fail(str(exc), EXIT_FAILURES)
+    if args.json:
+        _print_json(view)
+    else:
+        print(passage_text(view, highlight=sys.stdout.isatty()))
+    return EXIT_OK if view["verbatim"] is not False else EXIT_FAILURES
+
+
+def _eval(args: argparse.Namespace, config: Config) -> int:
+    report = EvalReport()
+    for path in map(Path, args.questions):
+        corpus = realtimeqa_corpus(path)
+        questions = load_realtimeqa(path) if corpus else load_own_questions(path)
+        questions = questions[: args.limit] if args.limit else questions
+        scope = week_config(config, Path(args.work_dir), corpus) if corpus else config
+        if corpus:
+            with Store(scope, write=True) as store:
+                ingest([str(corpus)], store)
+        with Store(scope) as store:
+            qa = QA(store, scope)
+            evaluate(
+                questions, store, qa.ask, report, baseline_words=config.answer.max_words if args.baseline else None
+            )
+        print(f"{path.name}: {len(questions)} questions", file=sys.stderr)
+    summary = report.summary()
+    if args.json:
+        _print_json({"summary": summary, "questions": report.rows})
+        return EXIT_OK
+    print(f"questions {summary['questions']}, answerable {summary['answerable']}")
+    hits = ", ".join(f"@{k} {_percent(v)}" for k, v in summary["retrieval_hit_at"].items())
+    print(f"retrieval hit (answerable): {hits}")
+    header = ("method", "gold (answerable)", "gold (all)", "abstained", "citations ok", "median ms")
+    print("".join(f"{h:<22}" if i == 0 else f"{h:>{len(h) + 2}}" for i, h in enumerate(header)))
+    for name, m in summary["methods"].items():
+        print(
+            f"{name:<22}{_percent(m['contains_gold_answerable']):>19}{_percent(m['contains_gold_all']):>12}"
+            f"{_percent(m['abstention_rate']):>11}{_percent(m['citation_validity']):>14}{m['median_latency_ms']:>11}"
+        )
+    return EXIT_OK
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def _print_json(value: Any) -> None:
     json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = EXIT_ERROR) -> int:
     print(f"newsbot: error: {message}", file=sys.stderr)
-    return EXIT_ERROR
+    return code
 
 
 if __name__ == "__main__":

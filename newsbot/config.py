@@ -69,11 +69,41 @@ class IngestConfig(_Section):
     batch_chunks: int = Field(256, ge=1)
 
 
+class RetrievalConfig(_Section):
+    k: int = Field(10, ge=1, le=100)
+    dense_k: int = Field(50, ge=1, le=1000)
+    keyword_k: int = Field(50, ge=1, le=1000)
+    dense_weight: float = Field(1.0, ge=0)
+    keyword_weight: float = Field(1.0, ge=0)
+    rrf_k: int = Field(60, ge=1)
+    duplicate_similarity: float = Field(0.6, gt=0, le=1)
+    reranker: str = ""
+
+
+class AnswerConfig(_Section):
+    max_words: int = Field(60, ge=10, le=400)
+    min_score: float = Field(0.35, ge=0, le=2)
+    keyword_weight: float = Field(0.5, ge=0)
+    second_quote_ratio: float = Field(0.8, ge=0, le=1)
+
+
+class LlmConfig(_Section):
+    provider: Literal["none", "openai"] = "none"
+    base_url: str = ""
+    model: str = ""
+    timeout: float = Field(30.0, gt=0)
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(400, ge=16)
+
+
 class Config(_Section):
     store: StoreConfig = StoreConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()
     chunking: ChunkingConfig = ChunkingConfig()
     ingest: IngestConfig = IngestConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    answer: AnswerConfig = AnswerConfig()
+    llm: LlmConfig = LlmConfig()
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

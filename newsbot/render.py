@@ -1,0 +1,46 @@
+"""Plain-text renderings for the terminal: answers with their sources, and a cited passage in context."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from qa.types import Answer
+
+
+def answer_text(answer: Answer) -> str:
+    lines = [textwrap.fill(answer.text, width=100), ""]
+    if answer.citations:
+        lines.append("Sources:" if not answer.abstained else "Closest passages:")
+    for c in answer.citations:
+        lines.append(f"[{c.n}] {c.title} ({c.source}, {c.published or 'undated'})")
+        if c.url:
+            lines.append(f"    {c.url}")
+        lines.append(
+            textwrap.fill(" ".join(c.quote.split()), width=96, initial_indent="    > ", subsequent_indent="      ")
+        )
+        lines.append(f"    newsbot show {c.article_id}:{c.start}-{c.end}")
+    for note in answer.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def passage_text(view: dict[str, Any], *, highlight: bool) -> str:
+    on, off = ("\033[1;7m", "\033[0m") if highlight else (">>>", "<<<")
+    lines = [f"{view['title']} ({view['source']}, {view['published'] or 'undated'})"]
+    if view["url"]:
+        lines.append(view["url"])
+    lines.append(f"article {view['article_id']}, characters {view['start']}-{view['end']} of {view['length']}")
+    lines.append("")
+    lines.append(
+        f"{'…' if view['context_start'] > 0 else ''}{view['before']}{on}{view['passage']}{off}"
+        f"{view['after']}{'…' if view['context_end'] < view['length'] else ''}"
+    )
+    if view["verbatim"] is not None:
+        lines.append("")
+        lines.append(
+            "quote matches the article verbatim"
+            if view["verbatim"]
+            else "quote DOES NOT match the article at these offsets (the highlighted text is what it says)"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""The answering chain: ``{question, history}`` -> rewrite follow-ups -> hybrid retrieval -> answer.
+
+Built from LangChain runnables (LCEL), so it composes with the rest of the LangChain ecosystem; ``QA.ask``
+runs the same steps and also returns the retrieved passages (eval scores retrieval from them).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from corpus.registry import Filters
+from corpus.store import Store
+from corpus.text import content_terms
+from newsbot.config import Config
+from qa.extractive import ExtractiveAnswerer
+from qa.retrieval import HybridRetriever
+from qa.types import Answer, Passage
+
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|so|what about|how about)\b|\b(it|its|they|them|their|he|she|him|her|his|this|that|these|"
+    r"those|there|then)\b",
+    re.IGNORECASE,
+)
+
+
+def rewrite_follow_up(question: str, history: Sequence[dict[str, str]]) -> str:
+    """A self-contained retrieval query: a follow-up ("and who backs it?") borrows the key terms of the
+    previous question it leans on. Questions that stand alone are kept as they are."""
+    if not history or not _FOLLOW_UP.search(question):
+        return question
+    own = set(content_terms(question))
+    borrowed = [t for t in content_terms(history[-1].get("question", "")) if t not in own]
+    return f"{question} {' '.join(borrowed)}".strip()
+
+
+class QA:
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        store.embedder.encode(["warm up"])  # load the model now, not inside the first question's timings
+        self.retriever = HybridRetriever(store=store, settings=config.retrieval)
+        self.answerer = ExtractiveAnswerer(store, config.answer)
+        self._prepare = RunnableLambda(self._rewrite, name="rewrite") | RunnableLambda(self._retrieve, name="retrieve")
+
+    def chain(self) -> Runnable[dict[str, Any], Answer]:
+        """The LCEL form: ``{"question": str, "history": [{"question", "answer"}], "filters": Filters}`` -> Answer."""
+        return self._prepare | RunnableLambda(self._answer, name="answer")
+
+    def ask(
+        self, question: str, history: Sequence[dict[str, str]] = (), filters: Filters | None = None
+    ) -> tuple[Answer, list[Passage]]:
+        """The chain's steps, returning the retrieved passages beside the answer."""
+        state = self._prepare.invoke({"question": question, "history": list(history), "filters": filters})
+        return self._answer(state), state["passages"]
+
+    def _rewrite(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **inputs,
+            "started": time.perf_counter(),
+            "query": rewrite_follow_up(inputs["question"], inputs.get("history") or []),
+        }
+
+    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+        passages = self.retriever.passages(state["query"], state.get("filters"))
+        return {**state, "passages": passages, "retrieved": time.perf_counter()}
+
+    def _answer(self, state: dict[str, Any]) -> Answer:
+        answer = self.answerer.answer(state["question"], state["passages"])
+        answer.query = state["query"]
+        answer.timings["retrieve_ms"] = round((state["retrieved"] - state["started"]) * 1000, 1)
+        answer.timings["total_ms"] = round((time.perf_counter() - state["started"]) * 1000, 1)
+        return answer

@@ -1,0 +1,188 @@
+"""``newsbot eval``: retrieval hit@k, answers containing the gold text, abstention, citation validity, latency.
+
+Two question formats:
+- RealTimeQA: ``<week>_qa.jsonl`` beside ``<week>_gcs.jsonl``; each week's articles are ingested into a store of
+  their own (under the work folder, reused on later runs) and its questions are asked without the choices.
+  The gold answer is ``choices[int(answer[0])]``.
+- Our own JSONL: ``{"question": ..., "answers": [...]}`` a line, asked against the configured store.
+A question is "answerable" when a gold text occurs in some article of the store it is asked against.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import string
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.store import Store
+from newsbot.config import Config
+from qa.types import Answer, Passage
+
+HIT_AT = (1, 4, 10)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    gold: tuple[str, ...]
+
+
+@dataclass
+class MethodScore:
+    contains: int = 0
+    contains_answerable: int = 0
+    abstained: int = 0
+    citations: int = 0
+    citations_valid: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class EvalReport:
+    questions: int = 0
+    answerable: int = 0
+    hits: dict[int, int] = field(default_factory=lambda: dict.fromkeys(HIT_AT, 0))
+    methods: dict[str, MethodScore] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        def share(count: int, total: int) -> float | None:
+            return round(count / total, 4) if total else None
+
+        return {
+            "questions": self.questions,
+            "answerable": self.answerable,
+            "retrieval_hit_at": {str(k): share(v, self.answerable) for k, v in self.hits.items()},
+            "methods": {
+                name: {
+                    "contains_gold_answerable": share(m.contains_answerable, self.answerable),
+                    "contains_gold_all": share(m.contains, self.questions),
+                    "abstention_rate": share(m.abstained, self.questions),
+                    "citation_validity": share(m.citations_valid, m.citations) if m.citations else 1.0,
+                    "median_latency_ms": round(statistics.median(m.latencies_ms), 1) if m.latencies_ms else None,
+                }
+                for name, m in self.methods.items()
+            },
+        }
+
+
+def normalize(text: str) -> str:
+    """SQuAD answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in string.punctuation)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def contains_gold(text: str, gold: Iterable[str]) -> bool:
+    normalized = normalize(text)
+    return any(g and normalize(g) in normalized for g in gold if normalize(g))
+
+
+def citations_valid(answer: Answer, store: Store) -> tuple[int, int]:
+    """(valid, total) citations: the quote is the stored article's text at its offsets, and the answer's
+    markers all name a citation."""
+    numbers = {c.n for c in answer.citations}
+    markers_ok = all(int(n) in numbers for n in _MARKER.findall(answer.text))
+    valid = 0
+    for citation in answer.citations:
+        article = store.registry.article(citation.article_id)
+        if markers_ok and article is not None and article.text[citation.start : citation.end] == citation.quote:
+            valid += 1
+    return valid, len(answer.citations)
+
+
+def first_words_control(passages: list[Passage], words: int) -> Answer:
+    """The trivial control the answerer has to beat: the first ``words`` words of the top passage."""
+    if not passages:
+        return Answer(text="", abstained=True, citations=[])
+    return Answer(text=" ".join(passages[0].text.split()[:words]), abstained=False, citations=[])
+
+
+def load_own_questions(path: Path) -> list[EvalQuestion]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            item = json.loads(line)
+            gold = item.get("answers") or [item["answer"]]
+            questions.append(EvalQuestion(str(item.get("id", f"{path.name}:{number}")), item["question"], tuple(gold)))
+    return questions
+
+
+def load_realtimeqa(path: Path) -> list[EvalQuestion]:
+    questions = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            gold = item["choices"][int(item["answer"][0])]
+            questions.append(EvalQuestion(item["question_id"], item["question_sentence"], (gold,)))
+    return questions
+
+
+def realtimeqa_corpus(path: Path) -> Path | None:
+    """The ``_gcs.jsonl`` articles file beside a RealTimeQA ``_qa.jsonl`` questions file, if any."""
+    if not path.name.endswith("_qa.jsonl"):
+        return None
+    corpus = path.with_name(path.name.removesuffix("_qa.jsonl") + "_gcs.jsonl")
+    return corpus if corpus.exists() else None
+
+
+def evaluate(
+    questions: list[EvalQuestion],
+    store: Store,
+    ask: Callable[[str], tuple[Answer, list[Passage]]],
+    report: EvalReport,
+    *,
+    baseline_words: int | None = None,
+) -> None:
+    """Ask every question against ``store`` and add the scores to ``report``."""
+    texts = [normalize(store.registry.article(a).text) for a in store.registry.article_ids()]
+    for question in questions:
+        golds = [normalize(g) for g in question.gold if normalize(g)]
+        answerable = any(g in text for g in golds for text in texts)
+        started = time.perf_counter()
+        answer, passages = ask(question.question)
+        latency = (time.perf_counter() - started) * 1000
+        report.questions += 1
+        report.answerable += answerable
+        ranks = [i for i, p in enumerate(passages) if any(g in normalize(p.text) for g in golds)]
+        for k in HIT_AT:
+            report.hits[k] += answerable and bool(ranks) and ranks[0] < k
+        outcomes = {"newsbot": (answer, latency)}
+        if baseline_words:
+            outcomes["first-words control"] = (first_words_control(passages, baseline_words), latency)
+        row: dict[str, Any] = {
+            "id": question.id,
+            "question": question.question,
+            "gold": list(question.gold),
+            "answerable": answerable,
+            "first_hit_rank": ranks[0] + 1 if ranks else None,
+        }
+        for name, (result, spent) in outcomes.items():
+            score = report.methods.setdefault(name, MethodScore())
+            hit = contains_gold(result.text, question.gold)
+            score.contains += hit
+            score.contains_answerable += hit and answerable
+            score.abstained += result.abstained
+            valid, total = citations_valid(result, store)
+            score.citations_valid += valid
+            score.citations += total
+            score.latencies_ms.append(spent)
+            row[name] = {"text": result.text, "contains_gold": hit, "abstained": result.abstained}
+        report.rows.append(row)
+
+
+def week_config(config: Config, work_dir: Path, corpus: Path) -> Config:
+    """The configuration of the store that holds one RealTimeQA week's articles."""
+    week = corpus.name.removesuffix("_gcs.jsonl")
+    chroma = config.store.chroma.model_copy(update={"collection": f"eval-{week}"})
+    return config.model_copy(
+        update={"store": config.store.model_copy(update={"path": work_dir / week, "chroma": chroma})}
+    )

@@ -1,0 +1,152 @@
+"""The offline answerer: quotes the sentences of the retrieved passages that best answer the question.
+
+No generative model ships offline here, and none that does answered the design's questions correctly, so the
+default answer is made of verbatim sentences. Each candidate sentence is scored by its cosine similarity to
+the question plus the IDF-weighted share of the question's key terms it contains (lexical evidence mattered
+most in the prototype). The best sentence is quoted; a second one from another article joins it when it
+scores close, since a second source raised accuracy. Below a score floor the answerer abstains and shows
+the closest passages instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from corpus.sentences import sentence_spans
+from corpus.store import Store
+from corpus.text import WORD, content_terms, stem
+from newsbot.config import AnswerConfig
+from qa.types import Answer, Citation, Passage, citation_for
+
+ABSTAIN_TEXT = "The stored articles don't answer that."
+
+
+@dataclass(frozen=True)
+class Candidate:
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+
+
+class ExtractiveAnswerer:
+    def __init__(self, store: Store, config: AnswerConfig) -> None:
+        self.store = store
+        self.config = config
+
+    def answer(self, question: str, passages: list[Passage]) -> Answer:
+        started = time.perf_counter()
+        candidates = self.rank(question, passages)
+        timings = {"answer_ms": 0.0}
+        if not candidates or candidates[0].score < self.config.min_score:
+            answer = abstain(passages, candidates)
+        else:
+            answer = self._compose(self._choose(candidates))
+        timings["answer_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        answer.timings.update(timings)
+        return answer
+
+    def rank(self, question: str, passages: list[Passage]) -> list[Candidate]:
+        """Every distinct sentence of the passages, best first."""
+        candidates = _sentences(passages)
+        if not candidates:
+            return []
+        terms = content_terms(question)
+        weights = {stem(t): w for t, w in self.store.registry.idf(terms).items()} if terms else {}
+        total = sum(weights.values()) or 1.0
+        vectors = self.store.embedder.encode([question] + [c.text for c in candidates])
+        similarity = vectors[1:] @ vectors[0]
+        scored = []
+        for candidate, cosine in zip(candidates, similarity, strict=True):
+            present = {stem(w) for w in WORD.findall(candidate.text.lower())}
+            lexical = sum(w for t, w in weights.items() if t in present) / total
+            score = float(cosine) + self.config.keyword_weight * lexical
+            scored.append(Candidate(candidate.passage, candidate.start, candidate.end, candidate.text, score))
+        return sorted(scored, key=lambda c: -c.score)
+
+    def _choose(self, ranked: list[Candidate]) -> list[Candidate]:
+        best = ranked[0]
+        budget = self.config.max_words
+        chosen = [_fit(best, budget)]
+        used = _words(chosen[0].text)
+        for other in ranked[1:]:
+            if other.score < self.config.second_quote_ratio * best.score:
+                break
+            if other.passage.article_id != best.passage.article_id and used + _words(other.text) <= budget:
+                chosen.append(other)
+                break
+        return chosen
+
+    def _compose(self, chosen: list[Candidate]) -> Answer:
+        chosen = sorted(chosen, key=lambda c: c.passage.published or "", reverse=True)
+        citations = [citation_for(n, c.passage, c.start, c.end) for n, c in enumerate(chosen, start=1)]
+        first = citations[0]
+        parts = [f"According to {_report(first)}: “{_flat(first.quote)}” [1]"]
+        if len(citations) > 1:
+            second = citations[1]
+            if second.published and first.published and second.published < first.published:
+                parts.append(f"An earlier report ({_describe(second)}) said: “{_flat(second.quote)}” [2]")
+            else:
+                parts.append(f"Also {_describe(second)}: “{_flat(second.quote)}” [2]")
+        return Answer(text=" ".join(parts), abstained=False, citations=citations)
+
+
+def abstain(passages: list[Passage], ranked: list[Candidate]) -> Answer:
+    """The honest answer when the evidence is weak: say so, and cite the closest passages."""
+    closest = ranked[:2] if ranked else []
+    citations = [citation_for(n, c.passage, c.start, c.end) for n, c in enumerate(closest, start=1)]
+    if not citations:
+        return Answer(text=ABSTAIN_TEXT + " No stored article matches the question.", abstained=True, citations=[])
+    refs = " and ".join(f"[{c.n}]" for c in citations)
+    return Answer(text=f"{ABSTAIN_TEXT} The closest passages are {refs}.", abstained=True, citations=citations)
+
+
+def _sentences(passages: list[Passage]) -> list[Candidate]:
+    seen: set[str] = set()
+    found = []
+    for passage in passages:
+        for start, end in sentence_spans(passage.text):
+            text = passage.text[start:end]
+            key = " ".join(text.lower().split())
+            if key in seen or len(WORD.findall(text)) < 3:
+                continue
+            seen.add(key)
+            found.append(Candidate(passage, passage.start + start, passage.start + end, text))
+    return found
+
+
+def _fit(candidate: Candidate, budget: int) -> Candidate:
+    """The candidate cut at a word boundary so that it has at most ``budget`` words."""
+    words = list(WORD.finditer(candidate.text))
+    if len(words) <= budget:
+        return candidate
+    end = candidate.start + words[budget - 1].end()
+    return Candidate(candidate.passage, candidate.start, end, candidate.text[: end - candidate.start], candidate.score)
+
+
+def _words(text: str) -> int:
+    return len(WORD.findall(text))
+
+
+def _flat(quote: str) -> str:
+    return " ".join(quote.split())
+
+
+def _report(citation: Citation) -> str:
+    when = _human_date(citation.published)
+    return f"a {when} report from {citation.source}" if when else f"an undated report from {citation.source}"
+
+
+def _describe(citation: Citation) -> str:
+    when = _human_date(citation.published)
+    return f"{citation.source}, {when}" if when else citation.source
+
+
+def _human_date(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    day = date.fromisoformat(iso[:10])
+    return f"{day.day} {day:%B %Y}"

@@ -1,0 +1,47 @@
+"""Checking cited passages against the stored articles."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from corpus.registry import Registry
+
+CONTEXT_CHARS = 300
+_REFERENCE = re.compile(r"^(?P<id>[0-9a-f]{16})(?::(?P<start>\d+)-(?P<end>\d+))?$")
+
+
+class CitationError(ValueError):
+    """A reference that names no stored article, or offsets outside it."""
+
+
+def passage_view(registry: Registry, reference: str, quote: str | None = None) -> dict[str, Any]:
+    """The passage ``ARTICLE_ID[:START-END]`` with context around it; ``verbatim`` says whether ``quote``
+    (when given) is exactly the article's text at those offsets."""
+    match = _REFERENCE.match(reference.strip())
+    if not match:
+        raise CitationError(f"{reference!r} is not ARTICLE_ID or ARTICLE_ID:START-END (16 hex digits, then offsets)")
+    article = registry.article(match["id"])
+    if article is None:
+        raise CitationError(f"no stored article has id {match['id']}")
+    length = len(article.text)
+    start, end = (int(match["start"]), int(match["end"])) if match["start"] else (0, length)
+    if not 0 <= start < end <= length:
+        raise CitationError(f"span {start}-{end} lies outside article {article.id}, which has {length} characters")
+    context_start, context_end = max(0, start - CONTEXT_CHARS), min(length, end + CONTEXT_CHARS)
+    return {
+        "article_id": article.id,
+        "title": article.title,
+        "source": article.source,
+        "published": article.published,
+        "url": article.url,
+        "start": start,
+        "end": end,
+        "length": length,
+        "passage": article.text[start:end],
+        "before": article.text[context_start:start],
+        "after": article.text[end:context_end],
+        "context_start": context_start,
+        "context_end": context_end,
+        "verbatim": None if quote is None else article.text[start:end] == quote,
+    }
