@@ -85,6 +85,8 @@ class AnswerConfig(_Section):
     min_score: float = Field(0.35, ge=0, le=2)
     keyword_weight: float = Field(0.5, ge=0)
     second_quote_ratio: float = Field(0.8, ge=0, le=1)
+    vote_weight: float = Field(0.3, ge=0)
+    vote_temperature: float = Field(0.15, gt=0)
 
 
 class LlmConfig(_Section):

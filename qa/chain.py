@@ -18,6 +18,7 @@ from corpus.store import Store
 from corpus.text import content_terms
 from newsbot.config import Config
 from qa.extractive import ExtractiveAnswerer
+from qa.llm import LlmAnswerer
 from qa.retrieval import HybridRetriever
 from qa.types import Answer, Passage
 
@@ -43,7 +44,9 @@ class QA:
         self.store = store
         store.embedder.encode(["warm up"])  # load the model now, not inside the first question's timings
         self.retriever = HybridRetriever(store=store, settings=config.retrieval)
-        self.answerer = ExtractiveAnswerer(store, config.answer)
+        extractive = ExtractiveAnswerer(store, config.answer)
+        self.llm = LlmAnswerer(store, config.llm, extractive) if config.llm.provider == "openai" else None
+        self.answerer: ExtractiveAnswerer | LlmAnswerer = self.llm or extractive
         self._prepare = RunnableLambda(self._rewrite, name="rewrite") | RunnableLambda(self._retrieve, name="retrieve")
 
     def chain(self) -> Runnable[dict[str, Any], Answer]:
@@ -58,11 +61,12 @@ class QA:
         return self._answer(state), state["passages"]
 
     def _rewrite(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **inputs,
-            "started": time.perf_counter(),
-            "query": rewrite_follow_up(inputs["question"], inputs.get("history") or []),
-        }
+        started = time.perf_counter()
+        history = inputs.get("history") or []
+        query = rewrite_follow_up(inputs["question"], history)
+        if self.llm is not None and query != inputs["question"]:
+            query = self.llm.rewrite(inputs["question"], history, fallback=query)
+        return {**inputs, "started": started, "query": query}
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         passages = self.retriever.passages(state["query"], state.get("filters"))

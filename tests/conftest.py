@@ -45,11 +45,13 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-Route = tuple[int, str, bytes] | Callable[[], tuple[int, str, bytes]]
+Reply = tuple[int, str, bytes]
+Route = Reply | Callable[[bytes], Reply]
 
 
 class WebServer:
-    """A real HTTP server on 127.0.0.1 serving scripted routes: ``routes[path] = (status, type, body)``."""
+    """A real HTTP server on 127.0.0.1 serving scripted routes: ``routes[path]`` is ``(status, type, body)``
+    or a function of the request body returning one (it may sleep, to play a slow server)."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
@@ -57,15 +59,25 @@ class WebServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                self._reply(b"")
+
+            def do_POST(self) -> None:
+                self._reply(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def _reply(self, request: bytes) -> None:
                 route = routes.get(self.path.split("?")[0])
-                status, kind, body = (
-                    (404, "text/plain", b"not found") if route is None else (route() if callable(route) else route)
-                )
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                if route is None:
+                    status, kind, body = 404, "text/plain", b"not found"
+                else:
+                    status, kind, body = route(request) if callable(route) else route
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up first (timeout tests)
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -1,0 +1,149 @@
+"""The LLM answerer: any OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp server), checked.
+
+The model sees the retrieved passages fenced as data and must cite them as [n]. Its reply is never trusted
+as is: every [n] must name a passage that was given, every cited sentence must be supported by its passage
+(shared key terms, or embedding similarity to one of the passage's sentences), and uncited sentences are
+dropped. What is removed is listed in the answer's notes. Errors, timeouts and unusable replies fall back to
+the offline answerer, with a note, never an exception.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from corpus.sentences import sentence_spans
+from corpus.store import Store
+from corpus.text import WORD, content_terms, stem
+from newsbot.config import LlmConfig
+from qa.extractive import ExtractiveAnswerer, abstain
+from qa.prompts import (
+    ANSWER_SYSTEM,
+    NOT_ANSWERED,
+    REWRITE_SYSTEM,
+    answer_user_message,
+    rewrite_user_message,
+)
+from qa.types import Answer, Citation, Passage, citation_for
+
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+LEXICAL_SUPPORT = 0.5
+EMBEDDING_SUPPORT = 0.7
+
+
+@dataclass(frozen=True)
+class Support:
+    passage: Passage
+    start: int
+    end: int
+
+
+class LlmAnswerer:
+    def __init__(self, store: Store, config: LlmConfig, fallback: ExtractiveAnswerer) -> None:
+        from langchain_openai import ChatOpenAI
+
+        self.store = store
+        self.fallback = fallback
+        self.model = ChatOpenAI(
+            model=config.model,
+            base_url=config.base_url or None,
+            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",  # local servers ignore it
+            timeout=config.timeout,
+            max_retries=0,
+            temperature=config.temperature,
+            max_completion_tokens=config.max_tokens,
+        )
+
+    def rewrite(self, question: str, history: list[dict[str, str]], fallback: str) -> str:
+        """A standalone query from the conversation; the deterministic rewrite when the LLM fails."""
+        try:
+            reply = self._complete(REWRITE_SYSTEM, rewrite_user_message(question, history))
+        except Exception:
+            return fallback
+        return reply.strip().splitlines()[0].strip() if reply.strip() else fallback
+
+    def answer(self, question: str, passages: list[Passage]) -> Answer:
+        if not passages:
+            return self.fallback.answer(question, passages)
+        try:
+            reply = self._complete(ANSWER_SYSTEM, answer_user_message(question, passages))
+        except Exception as exc:
+            reason = " ".join(str(exc).split())[:160]
+            return self._offline(
+                question, passages, f"LLM unavailable ({type(exc).__name__}: {reason}); answered offline"
+            )
+        if not reply.strip():
+            return self._offline(question, passages, "LLM reply was empty; answered offline")
+        if NOT_ANSWERED in reply:
+            answer = abstain(passages, self.fallback.rank(question, passages))
+            answer.notes.append("the LLM found no answer in the passages")
+            return answer
+        return self._checked(question, reply, passages)
+
+    def _complete(self, system: str, user: str) -> str:
+        message = self.model.invoke([SystemMessage(system), HumanMessage(user)])
+        if not isinstance(message.content, str):
+            raise TypeError("reply content is not text")
+        return message.content
+
+    def _offline(self, question: str, passages: list[Passage], note: str) -> Answer:
+        answer = self.fallback.answer(question, passages)
+        answer.notes.append(note)
+        return answer
+
+    def _checked(self, question: str, reply: str, passages: list[Passage]) -> Answer:
+        notes: list[str] = []
+        kept: list[str] = []
+        citations: list[Citation] = []
+        numbering: dict[tuple[str, int, int], int] = {}
+        for start, end in sentence_spans(reply):
+            sentence = reply[start:end]
+            claim = _MARKER.sub("", sentence).strip()
+            markers = [int(n) for n in _MARKER.findall(sentence)]
+            if not markers:
+                notes.append(f"removed an uncited claim: {claim!r}")
+                continue
+            refs = []
+            for n in dict.fromkeys(markers):
+                if not 1 <= n <= len(passages):
+                    notes.append(f"removed citation [{n}]: no such passage was given")
+                    continue
+                support = self._support(claim, passages[n - 1])
+                if support is None:
+                    notes.append(f"removed citation [{n}]: passage {n} does not support {claim!r}")
+                    continue
+                key = (support.passage.chunk_id, support.start, support.end)
+                if key not in numbering:
+                    numbering[key] = len(citations) + 1
+                    citations.append(citation_for(numbering[key], support.passage, support.start, support.end))
+                refs.append(numbering[key])
+            if refs:
+                body = claim.rstrip().rstrip(".!?")
+                kept.append(f"{body} {''.join(f'[{r}]' for r in refs)}{claim.rstrip()[len(body) :]}")
+            else:
+                notes.append(f"removed a claim with no supported citation: {claim!r}")
+        if not kept:
+            return self._offline(question, passages, "no claim of the LLM's reply was supported; answered offline")
+        return Answer(text=" ".join(kept), abstained=False, citations=citations, notes=notes)
+
+    def _support(self, claim: str, passage: Passage) -> Support | None:
+        """The passage sentence that best supports ``claim``, if any does."""
+        spans = sentence_spans(passage.text) or [(0, len(passage.text))]
+        sentences = [passage.text[s:e] for s, e in spans]
+        claim_terms = {stem(t) for t in content_terms(claim)}
+        if not claim_terms:
+            return None
+        coverage = [len(claim_terms & {stem(w) for w in WORD.findall(s.lower())}) / len(claim_terms) for s in sentences]
+        best = max(range(len(sentences)), key=coverage.__getitem__)
+        whole = len(claim_terms & {stem(w) for w in WORD.findall(passage.text.lower())}) / len(claim_terms)
+        if whole < LEXICAL_SUPPORT:
+            vectors = self.store.embedder.encode([claim, *sentences])
+            similarity = vectors[1:] @ vectors[0]
+            best = int(similarity.argmax())
+            if float(similarity[best]) < EMBEDDING_SUPPORT:
+                return None
+        start, end = spans[best]
+        return Support(passage, passage.start + start, passage.start + end)
