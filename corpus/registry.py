@@ -61,11 +61,12 @@ CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY, op TEXT NOT NULL 
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict retrieval to a published date range (ISO dates, inclusive) and/or one source."""
+    """Restrict retrieval to a published date range (ISO dates, inclusive), one source, and/or given articles."""
 
     since: str | None = None
     until: str | None = None
     source: str | None = None
+    article_ids: frozenset[str] | None = None
 
     def sql(self) -> tuple[str, list[str]]:
         """``AND ...`` conditions on the ``articles a`` table, with their parameters."""
@@ -78,6 +79,10 @@ class Filters:
             if value:
                 parts.append(f"AND {clause}")
                 params.append(value)
+        if self.article_ids is not None:
+            ids = sorted(self.article_ids)
+            parts.append(f"AND a.id IN ({','.join('?' * len(ids))})")
+            params.extend(ids)
         return " ".join(parts), params
 
     def chroma_where(self) -> dict[str, Any] | None:
@@ -88,6 +93,8 @@ class Filters:
             clauses.append({"published_day": {"$lte": int(self.until.replace("-", ""))}})
         if self.source:
             clauses.append({"source": self.source})
+        if self.article_ids is not None:
+            clauses.append({"article_id": {"$in": sorted(self.article_ids)}})
         if len(clauses) > 1:
             return {"$and": clauses}
         return clauses[0] if clauses else None

@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_cmd.add_argument("--baseline", action="store_true", help="also score the first-words control")
     evaluate_cmd.add_argument("--work-dir", default="var/eval", help="where per-week RealTimeQA stores are kept")
     evaluate_cmd.add_argument("--limit", type=int, default=0, help="at most this many questions per file")
+    evaluate_cmd.add_argument(
+        "--scope",
+        choices=("question", "week"),
+        default="question",
+        help="RealTimeQA: ask each question over its own search results (the benchmark's protocol) or its whole week",
+    )
     evaluate_cmd.set_defaults(handler=_eval)
     return parser
 
@@ -186,7 +192,10 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     report = EvalReport()
     for path in map(Path, args.questions):
         corpus = realtimeqa_corpus(path)
-        questions = load_realtimeqa(path) if corpus else load_own_questions(path)
+        if corpus:
+            questions = load_realtimeqa(path, corpus if args.scope == "question" else None)
+        else:
+            questions = load_own_questions(path)
         questions = questions[: args.limit] if args.limit else questions
         scope = week_config(config, Path(args.work_dir), corpus) if corpus else config
         if corpus:
@@ -194,9 +203,8 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
                 ingest([str(corpus)], store)
         with Store(scope) as store:
             qa = QA(store, scope)
-            evaluate(
-                questions, store, qa.ask, report, baseline_words=config.answer.max_words if args.baseline else None
-            )
+            control = config.answer.max_words if args.baseline else None
+            evaluate(questions, store, qa.ask, report, baseline_words=control)
         print(f"{path.name}: {len(questions)} questions", file=sys.stderr)
     summary = report.summary()
     if args.json:

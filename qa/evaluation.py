@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus.registry import Filters
 from corpus.store import Store
+from corpus.types import article_id as article_id_of
+from ingest.formats import InputError, article_from_record
 from newsbot.config import Config
 from qa.types import Answer, Passage
 
@@ -34,6 +37,7 @@ class EvalQuestion:
     id: str
     question: str
     gold: tuple[str, ...]
+    keys: tuple[str, ...] | None = None  # identity keys of the articles this question is asked over
 
 
 @dataclass
@@ -82,8 +86,14 @@ def normalize(text: str) -> str:
 
 
 def contains_gold(text: str, gold: Iterable[str]) -> bool:
-    normalized = normalize(text)
-    return any(g and normalize(g) in normalized for g in gold if normalize(g))
+    """Whether a normalised gold answer occurs in the normalised text as whole words ("india" is not in
+    "indiana")."""
+    return contains_normalized(normalize(text), [normalize(g) for g in gold])
+
+
+def contains_normalized(text: str, golds: Iterable[str]) -> bool:
+    padded = f" {text} "
+    return any(g and f" {g} " in padded for g in golds)
 
 
 def citations_valid(answer: Answer, store: Store) -> tuple[int, int]:
@@ -116,14 +126,46 @@ def load_own_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
-def load_realtimeqa(path: Path) -> list[EvalQuestion]:
+def load_realtimeqa(path: Path, corpus: Path | None = None) -> list[EvalQuestion]:
+    """Questions of a ``_qa.jsonl`` file; with its ``_gcs.jsonl`` corpus, each is scoped to the articles its
+    own web search returned (the benchmark's protocol)."""
+    keys = _search_result_keys(corpus) if corpus else {}
     questions = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             item = json.loads(line)
             gold = item["choices"][int(item["answer"][0])]
-            questions.append(EvalQuestion(item["question_id"], item["question_sentence"], (gold,)))
+            scope = keys.get(item["question_id"]) if corpus else None
+            questions.append(EvalQuestion(item["question_id"], item["question_sentence"], (gold,), scope))
     return questions
+
+
+def _search_result_keys(corpus: Path) -> dict[str, tuple[str, ...]]:
+    keys = {}
+    for line in corpus.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            found = []
+            for result in item.get("search_result") or []:
+                try:
+                    found.append(article_from_record(result, origin=str(corpus), source="web").key)
+                except InputError:
+                    continue
+            keys[item["question_id"]] = tuple(found)
+    return keys
+
+
+def scope_filter(store: Store, keys: tuple[str, ...] | None) -> Filters | None:
+    """Filters restricting retrieval to the stored articles with these identity keys (aliases followed)."""
+    if keys is None:
+        return None
+    ids = set()
+    for key in keys:
+        article_id = article_id_of(key)
+        target = article_id if store.registry.article(article_id) else store.registry.alias_target(key)
+        if target:
+            ids.add(target)
+    return Filters(article_ids=frozenset(ids))
 
 
 def realtimeqa_corpus(path: Path) -> Path | None:
@@ -137,22 +179,24 @@ def realtimeqa_corpus(path: Path) -> Path | None:
 def evaluate(
     questions: list[EvalQuestion],
     store: Store,
-    ask: Callable[[str], tuple[Answer, list[Passage]]],
+    ask: Callable[..., tuple[Answer, list[Passage]]],
     report: EvalReport,
     *,
     baseline_words: int | None = None,
 ) -> None:
-    """Ask every question against ``store`` and add the scores to ``report``."""
-    texts = [normalize(store.registry.article(a).text) for a in store.registry.article_ids()]
+    """Ask every question against ``store`` (``ask`` is ``QA.ask``) and add the scores to ``report``."""
+    texts = {a: normalize(store.registry.article(a).text) for a in store.registry.article_ids()}
     for question in questions:
         golds = [normalize(g) for g in question.gold if normalize(g)]
-        answerable = any(g in text for g in golds for text in texts)
+        filters = scope_filter(store, question.keys)
+        scope = texts if filters is None else {a: texts[a] for a in filters.article_ids or ()}
+        answerable = any(contains_normalized(text, golds) for text in scope.values())
         started = time.perf_counter()
-        answer, passages = ask(question.question)
+        answer, passages = ask(question.question, filters=filters)
         latency = (time.perf_counter() - started) * 1000
         report.questions += 1
         report.answerable += answerable
-        ranks = [i for i, p in enumerate(passages) if any(g in normalize(p.text) for g in golds)]
+        ranks = [i for i, p in enumerate(passages) if contains_normalized(normalize(p.text), golds)]
         for k in HIT_AT:
             report.hits[k] += answerable and bool(ranks) and ranks[0] < k
         outcomes = {"newsbot": (answer, latency)}

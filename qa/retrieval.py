@@ -38,6 +38,8 @@ class HybridRetriever(BaseRetriever):
     def passages(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Passage]:
         filters = filters or self.filters
         k = k or self.settings.k
+        if filters.article_ids is not None and not filters.article_ids:
+            return []
         dense = self.store.vectors.query(
             self.store.embedder.encode([query])[0], self.settings.dense_k, filters.chroma_where()
         )
