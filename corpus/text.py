@@ -18,8 +18,23 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(w for w in WORD.findall(text.lower()) if w not in STOPWORDS))
 
 
+IRREGULAR = dict(
+    pair.split(":")
+    for pair in """fought:fight won:win led:lead took:take taken:take held:hold made:make gave:give given:give went:go
+    gone:go came:come met:meet left:leave lost:lose paid:pay sold:sell told:tell said:say struck:strike
+    began:begin begun:begin became:become brought:bring bought:buy built:build chose:choose
+    chosen:choose fell:fall fallen:fall found:find got:get grew:grow kept:keep knew:know known:know
+    ran:run rose:rise saw:see seen:see sent:send shot:shoot spent:spend stood:stand stole:steal
+    stolen:steal swore:swear sworn:swear wrote:write written:write spoke:speak spoken:speak died:die
+    dead:die killed:kill elected:elect""".split()
+)
+
+
 def stem(word: str) -> str:
-    """A light suffix stripper (plural, possessive, -ed, -ing) so that "governs" meets "governed"."""
+    """A light lemmatiser: common irregular verbs, then plural, possessive, -ed and -ing suffixes, so that
+    "governs" meets "governed" and "fought" meets "fight"."""
+    if word in IRREGULAR:
+        return IRREGULAR[word]
     for suffix in ("'s", "ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]

@@ -35,6 +35,7 @@ class Candidate:
     end: int
     text: str
     score: float = 0.0
+    evidence: float = 0.0  # similarity + key-term share, before the consensus boost: decides abstention
 
 
 class ExtractiveAnswerer:
@@ -46,7 +47,7 @@ class ExtractiveAnswerer:
         started = time.perf_counter()
         candidates = self.rank(question, passages)
         timings = {"answer_ms": 0.0}
-        if not candidates or candidates[0].score < self.config.min_score:
+        if not candidates or max(c.evidence for c in candidates) < self.config.min_score:
             answer = abstain(passages, candidates)
         else:
             answer = self._compose(self._choose(candidates))
@@ -69,7 +70,7 @@ class ExtractiveAnswerer:
             present = {stem(w) for w in WORD.findall(candidate.text.lower())}
             lexical = sum(w for t, w in weights.items() if t in present) / total
             score = float(cosine) + self.config.keyword_weight * lexical
-            scored.append(Candidate(candidate.passage, candidate.start, candidate.end, candidate.text, score))
+            scored.append(replace(candidate, score=score, evidence=score))
         scored.sort(key=lambda c: -c.score)
         if not self.config.vote_weight:
             return scored
@@ -81,24 +82,28 @@ class ExtractiveAnswerer:
         chosen = [_fit(best, budget)]
         used = _words(chosen[0].text)
         for other in ranked[1:]:
-            if other.score < self.config.second_quote_ratio * best.score:
+            if len(chosen) >= self.config.max_quotes or other.score < self.config.second_quote_ratio * best.score:
                 break
-            if other.passage.article_id != best.passage.article_id and used + _words(other.text) <= budget:
-                chosen.append(other)
-                break
+            same_article = any(c.passage.article_id == other.passage.article_id for c in chosen)
+            if (self.config.one_quote_per_article and same_article) or used + _words(other.text) > budget:
+                continue
+            chosen.append(other)
+            used += _words(other.text)
         return chosen
 
     def _compose(self, chosen: list[Candidate]) -> Answer:
+        """Quotes newest report first, each introduced by its source and date."""
         chosen = sorted(chosen, key=lambda c: c.passage.published or "", reverse=True)
         citations = [citation_for(n, c.passage, c.start, c.end) for n, c in enumerate(chosen, start=1)]
-        first = citations[0]
-        parts = [f"According to {_report(first)}: “{_flat(first.quote)}” [1]"]
-        if len(citations) > 1:
-            second = citations[1]
-            if second.published and first.published and second.published < first.published:
-                parts.append(f"An earlier report ({_describe(second)}) said: “{_flat(second.quote)}” [2]")
+        parts = []
+        for previous, citation in zip([None, *citations], citations, strict=False):
+            quote = f"“{_flat(citation.quote)}” [{citation.n}]"
+            if previous is None:
+                parts.append(f"According to {_report(citation)}: {quote}")
+            elif citation.published and previous.published and citation.published < previous.published:
+                parts.append(f"An earlier report ({_describe(citation)}) said: {quote}")
             else:
-                parts.append(f"Also {_describe(second)}: “{_flat(second.quote)}” [2]")
+                parts.append(f"Also {_describe(citation)}: {quote}")
         return Answer(text=" ".join(parts), abstained=False, citations=citations)
 
 
@@ -167,7 +172,7 @@ def _fit(candidate: Candidate, budget: int) -> Candidate:
     if len(words) <= budget:
         return candidate
     end = candidate.start + words[budget - 1].end()
-    return Candidate(candidate.passage, candidate.start, end, candidate.text[: end - candidate.start], candidate.score)
+    return replace(candidate, end=end, text=candidate.text[: end - candidate.start])
 
 
 def _words(text: str) -> int:

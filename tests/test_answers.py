@@ -1,7 +1,6 @@
 """Retrieval, the offline answerer, the chain and passage checking, on a real store with the real model."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +17,16 @@ from tests.conftest import SAMPLES, SHARED_DATA, make_config
 
 SEED = SHARED_DATA / "seed" / "derna-2015-06-14.txt"
 
+KNOWN_GAP = pytest.mark.xfail(
+    strict=True,
+    reason="open in issue 3: the sentences on Majlis's roots ('rebel groups who fought Gaddafi') outscore the "
+    "ones on its war with Islamic State; a strict xfail, so a fix makes this test fail until the mark is removed",
+)
 DESIGN_QUESTIONS = [
     ("Who controls Derna?", "Majlis"),
     ("Who backs the internationally recognized government?", "former Gaddafi"),
     ("Who governs Tripoli?", "self-declared government"),
-    ("Who did Majlis fight in Derna?", "Islamic State"),
+    pytest.param("Who did Majlis fight in Derna?", "Islamic State", marks=KNOWN_GAP),
 ]
 
 
@@ -71,18 +75,25 @@ def test_an_unanswerable_question_abstains_and_shows_the_closest_passages(qa: QA
     assert_verifiable(answer, library[0])
 
 
-def test_seed_article_alone_answers_the_design_questions(tmp_path: Path):
+@pytest.fixture(scope="module")
+def seed_qa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QA]:
     if not SEED.exists():
         pytest.skip(f"seed article not found at {SEED} (shared data sits beside the project in CI)")
-    config = make_config(tmp_path / "store")
+    config = make_config(tmp_path_factory.mktemp("seed") / "store")
     with Store(config, write=True) as store:
         ingest([str(SEED)], store)
-        qa = QA(store, config)
-        for question, expected in DESIGN_QUESTIONS:
-            answer, _ = qa.ask(question)
-            assert expected.lower() in answer.text.lower(), (question, answer.text)
-            assert_verifiable(answer, store)
-        assert qa.ask("Who won the football match on Saturday?")[0].abstained
+        yield QA(store, config)
+
+
+@pytest.mark.parametrize(("question", "expected"), DESIGN_QUESTIONS)
+def test_seed_article_alone_answers_the_design_questions(seed_qa: QA, question: str, expected: str):
+    answer, _ = seed_qa.ask(question)
+    assert expected.lower() in answer.text.lower(), answer.text
+    assert_verifiable(answer, seed_qa.store)
+
+
+def test_seed_article_alone_abstains_on_football(seed_qa: QA):
+    assert seed_qa.ask("Who won the football match on Saturday?")[0].abstained
 
 
 def test_filters_restrict_by_source_and_date(qa: QA):
