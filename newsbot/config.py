@@ -82,8 +82,8 @@ class RetrievalConfig(_Section):
 
 class AnswerConfig(_Section):
     max_words: int = Field(60, ge=10, le=400)
-    min_score: float = Field(0.35, ge=0, le=2)
-    keyword_weight: float = Field(0.3, ge=0)
+    min_score: float = Field(0.4, ge=0, le=2)
+    keyword_weight: float = Field(0.5, ge=0)
     second_quote_ratio: float = Field(0.5, ge=0, le=1)
     max_quotes: int = Field(3, ge=1, le=10)
     one_quote_per_article: bool = True
