@@ -1,4 +1,4 @@
-# Quick start: `make demo` (set up, ingest the sample articles, show the store) and `make test`.
+# Quick start: `make demo` (set up, ingest the sample articles, ask a question) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/newsbot ingest examples/articles
 	$(BIN)/newsbot stats
+	$(BIN)/newsbot ask "Who controls Derna?"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
