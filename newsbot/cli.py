@@ -1,9 +1,10 @@
-"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval."""
+"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
         help="RealTimeQA: ask each question over its own search results (the benchmark's protocol) or its whole week",
     )
     evaluate_cmd.set_defaults(handler=_eval)
+
+    bot_cmd = commands.add_parser("bot", parents=[common], help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
+    bot_cmd.set_defaults(handler=_bot)
     return parser
 
 
@@ -225,6 +229,33 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
+
+
+def _bot(args: argparse.Namespace, config: Config) -> int:
+    import logging
+
+    from bot.app import NewsBot
+    from bot.state import BotState
+
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        return _fail("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the token
+    settings = config.telegram
+    with Store(config) as store:
+        state = BotState(store.path / "bot.sqlite3")
+        app = NewsBot(config, store, state).application(token)
+        if settings.mode == "webhook":
+            if not settings.webhook_url:
+                return _fail("telegram.mode is webhook but telegram.webhook_url is empty")
+            app.run_webhook(
+                listen=settings.webhook_listen, port=settings.webhook_port, webhook_url=settings.webhook_url
+            )
+        else:
+            app.run_polling(timeout=settings.poll_timeout, allowed_updates=["message", "callback_query"])
+        state.close()
+    return EXIT_OK
 
 
 def _print_json(value: Any) -> None:

@@ -100,6 +100,19 @@ class LlmConfig(_Section):
     max_tokens: int = Field(400, ge=16)
 
 
+class TelegramConfig(_Section):
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    admins: tuple[int, ...] = ()
+    allowed_users: tuple[int, ...] = ()
+    allowed_chats: tuple[int, ...] = ()
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+    poll_timeout: int = Field(30, ge=0, le=50)
+
+
 class Config(_Section):
     store: StoreConfig = StoreConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()
@@ -108,6 +121,7 @@ class Config(_Section):
     retrieval: RetrievalConfig = RetrievalConfig()
     answer: AnswerConfig = AnswerConfig()
     llm: LlmConfig = LlmConfig()
+    telegram: TelegramConfig = TelegramConfig()
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

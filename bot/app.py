@@ -1,0 +1,312 @@
+"""The Telegram bot: thin python-telegram-bot handlers over the answering chain and the ingest pipeline.
+
+Questions run in a worker thread (retrieval and the model are CPU-bound), so a slow question never blocks
+other chats; a lock per chat keeps each chat's messages in order while updates are handled concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import tempfile
+from collections import defaultdict
+from html import escape
+from pathlib import Path
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.render import answer_html, citation_html, sources_html, split_message
+from bot.state import BotState, StoredAnswer
+from corpus.store import Store, StoreError
+from ingest.pipeline import IngestReport, delete, ingest
+from newsbot.config import Config
+from qa.chain import QA
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("ask", "ask a question about the stored articles"),
+    BotCommand("source", "show cited passage N of the last answer"),
+    BotCommand("new", "start a new conversation"),
+    BotCommand("help", "what I know and how to ask"),
+    BotCommand("stats", "store statistics (admins)"),
+    BotCommand("delete", "delete an article by id (admins)"),
+]
+UPLOAD_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
+_URL_ONLY = re.compile(r"^\s*(https?://\S+)\s*$")
+SOURCES_PREFIX = "src:"
+
+
+class NewsBot:
+    def __init__(self, config: Config, store: Store, state: BotState) -> None:
+        self.config = config
+        self.settings = config.telegram
+        self.store = store
+        self.state = state
+        self.qa = QA(store, config)
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._refused: set[int] = set()
+
+    # -- wiring -------------------------------------------------------------------------------------------
+    def application(self, token: str) -> Application:
+        app = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(self.settings.base_url)
+            .base_file_url(self.settings.base_file_url)
+            .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+            .rate_limiter(AIORateLimiter(max_retries=3))
+            .concurrent_updates(True)
+            .post_init(self.startup)
+            .build()
+        )
+        app.add_handler(CommandHandler(["start", "help"], self.help), group=0)
+        app.add_handler(CommandHandler("new", self.new))
+        app.add_handler(CommandHandler("ask", self.ask_command))
+        app.add_handler(CommandHandler("source", self.source))
+        app.add_handler(CommandHandler("stats", self.stats))
+        app.add_handler(CommandHandler("delete", self.delete))
+        app.add_handler(CallbackQueryHandler(self.sources_pressed, pattern=f"^{SOURCES_PREFIX}"))
+        app.add_handler(MessageHandler(filters.Document.ALL, self.upload))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.text))
+        app.add_error_handler(self.failed)
+        return app
+
+    async def startup(self, app: Application) -> None:
+        """Register the command menu (post_init under run_polling / run_webhook; tests call it directly)."""
+        await app.bot.set_my_commands(COMMANDS)
+
+    # -- questions ----------------------------------------------------------------------------------------
+    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not message.text or not await self._allowed(update):
+            return
+        url = _URL_ONLY.match(message.text)
+        if url and self._is_admin(update):
+            await self._ingest(message, [url.group(1)], url.group(1))
+            return
+        replied = self._replied_answer(message)
+        if message.chat.type != ChatType.PRIVATE and replied is None and not self._mentioned(message, context):
+            return
+        question = self._strip_mention(message.text, context)
+        conversation = (
+            replied.conversation
+            if replied
+            else (
+                self.state.conversation(message.chat_id)
+                if message.chat.type == ChatType.PRIVATE
+                else self.state.new_conversation(message.chat_id)
+            )
+        )
+        await self._answer(message, question, conversation, context)
+
+    async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not await self._allowed(update):
+            return
+        question = " ".join(context.args or [])
+        if not question:
+            await message.reply_text("Ask like this: <code>/ask Who controls Derna?</code>")
+            return
+        replied = self._replied_answer(message)
+        conversation = replied.conversation if replied else self.state.conversation(message.chat_id)
+        await self._answer(message, question, conversation, context)
+
+    async def _answer(
+        self, message: Message, question: str, conversation: str, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        async with self._locks[message.chat_id]:
+            await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+            history = self.state.history(conversation)
+            answer, _ = await asyncio.to_thread(self.qa.ask, question, history)
+            key = self.state.save(message.chat_id, conversation, question, answer)
+            button = InlineKeyboardMarkup([[InlineKeyboardButton("Sources", callback_data=SOURCES_PREFIX + key)]])
+            pieces = split_message(answer_html(answer))
+            sent = None
+            for index, piece in enumerate(pieces):
+                last = index == len(pieces) - 1
+                markup = button if last and answer.citations else None
+                sent = await message.reply_text(piece, reply_markup=markup, do_quote=True)
+            if sent is not None:
+                self.state.attach_message(key, sent.message_id)
+
+    # -- sources ------------------------------------------------------------------------------------------
+    async def sources_pressed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        stored = self.state.by_key(query.data.removeprefix(SOURCES_PREFIX)) if query and query.data else None
+        if stored is None:
+            await query.answer("That answer is no longer stored.", show_alert=True)
+            return
+        await query.answer()
+        for piece in split_message(sources_html(stored.citations)):
+            await context.bot.send_message(
+                stored.chat_id, piece, reply_to_message_id=query.message.message_id if query.message else None
+            )
+
+    async def source(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not await self._allowed(update):
+            return
+        stored = self._replied_answer(message) or self.state.latest(message.chat_id)
+        args = context.args or []
+        if stored is None:
+            await message.reply_text("Ask a question first; then <code>/source 1</code> shows its first source.")
+            return
+        if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= len(stored.citations):
+            await message.reply_text(f"Use <code>/source N</code> with N from 1 to {len(stored.citations)}.")
+            return
+        await message.reply_text(citation_html(stored.citations[int(args[0]) - 1]))
+
+    # -- conversation and help ----------------------------------------------------------------------------
+    async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None and await self._allowed(update):
+            self.state.new_conversation(message.chat_id)
+            await message.reply_text("New conversation: earlier questions no longer count.")
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not await self._allowed(update):
+            return
+        stats = await asyncio.to_thread(self.store.registry.stats)
+        sources = ", ".join(list(stats.sources)[:8]) or "none yet"
+        await message.reply_text(
+            f"I answer questions about {stats.articles} news articles "
+            f"({stats.first_published or '?'} to {stats.last_published or '?'}; sources: {sources}), "
+            "quoting the passages I rely on.\n\n"
+            "Ask in plain words, e.g. <i>Who controls Derna?</i> In groups, mention me or use "
+            "<code>/ask</code>. Reply to one of my answers to follow up; <code>/new</code> starts over. "
+            "Press <b>Sources</b> under an answer, or send <code>/source N</code>, to read the cited passages."
+        )
+
+    # -- admin --------------------------------------------------------------------------------------------
+    async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.document is None or not await self._allowed(update):
+            return
+        if not self._is_admin(update):
+            await message.reply_text("Sorry, only the bot's admins can add articles.")
+            return
+        name = Path(message.document.file_name or "upload.txt").name
+        if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+            await message.reply_text(f"I can ingest {', '.join(sorted(UPLOAD_SUFFIXES))} files, not {name}.")
+            return
+        with tempfile.TemporaryDirectory(prefix="newsbot-upload-") as folder:
+            path = Path(folder) / name
+            telegram_file = await context.bot.get_file(message.document.file_id)
+            await telegram_file.download_to_drive(path)
+            await self._ingest(message, [str(path)], name)
+
+    async def _ingest(self, message: Message, inputs: list[str], label: str) -> None:
+        await message.chat.send_action(ChatAction.TYPING)
+        try:
+            report = await asyncio.to_thread(self._ingest_now, inputs)
+        except StoreError as exc:
+            await message.reply_text(f"Could not ingest now: {_html(str(exc))}")
+            return
+        await message.reply_text(ingest_summary(label, report))
+
+    def _ingest_now(self, inputs: list[str]) -> IngestReport:
+        with Store(self.config, write=True) as store:
+            return ingest(inputs, store)
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not await self._allowed(update):
+            return
+        if not self._is_admin(update):
+            await message.reply_text("Sorry, /stats is for the bot's admins.")
+            return
+        stats = await asyncio.to_thread(self.store.stats)
+        await message.reply_text(
+            f"{stats['articles']} articles, {stats['chunks']} passages, {len(stats['sources'])} sources, "
+            f"published {stats['first_published'] or '?'} to {stats['last_published'] or '?'}; "
+            f"model {_html(stats['model'])}; store {stats['size_bytes'] / 1e6:.1f} MB"
+        )
+
+    async def delete(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not await self._allowed(update):
+            return
+        if not self._is_admin(update):
+            await message.reply_text("Sorry, /delete is for the bot's admins.")
+            return
+        if len(context.args or []) != 1:
+            await message.reply_text("Use <code>/delete ARTICLE_ID</code>.")
+            return
+        articles, chunks = await asyncio.to_thread(self._delete_now, context.args[0])
+        text = (
+            f"Deleted article {_html(context.args[0])} ({chunks} passages)."
+            if articles
+            else (f"No stored article has id {_html(context.args[0])}.")
+        )
+        await message.reply_text(text)
+
+    def _delete_now(self, article_id: str) -> tuple[int, int]:
+        with Store(self.config, write=True) as store:
+            return delete(store, article_id=article_id)
+
+    # -- errors and gates ---------------------------------------------------------------------------------
+    async def failed(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        logger.error("update failed: %s", update, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_message is not None:
+            await update.effective_message.reply_text("Sorry, something went wrong with that. Please try again.")
+
+    async def _allowed(self, update: Update) -> bool:
+        users, chats = self.settings.allowed_users, self.settings.allowed_chats
+        if not users and not chats:
+            return True
+        user, chat = update.effective_user, update.effective_chat
+        if (user and user.id in users) or (chat and chat.id in chats) or self._is_admin(update):
+            return True
+        if chat is not None and chat.id not in self._refused:
+            self._refused.add(chat.id)
+            if update.effective_message is not None:
+                await update.effective_message.reply_text("Sorry, this bot is private.")
+        return False
+
+    def _is_admin(self, update: Update) -> bool:
+        return update.effective_user is not None and update.effective_user.id in self.settings.admins
+
+    def _replied_answer(self, message: Message) -> StoredAnswer | None:
+        reply = message.reply_to_message
+        if reply is None or reply.from_user is None or not reply.from_user.is_bot:
+            return None
+        return self.state.by_message(message.chat_id, reply.message_id)
+
+    @staticmethod
+    def _mentioned(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        username = f"@{context.bot.username}".lower()
+        mentions = message.parse_entities([MessageEntityType.MENTION]).values()
+        return any(m.lower() == username for m in mentions)
+
+    @staticmethod
+    def _strip_mention(text: str, context: ContextTypes.DEFAULT_TYPE) -> str:
+        return re.sub(rf"@{re.escape(context.bot.username)}\b", "", text, flags=re.IGNORECASE).strip()
+
+
+def ingest_summary(label: str, report: IngestReport) -> str:
+    lines = [
+        f"Ingested {_html(label)}: {report.articles_new} new, {report.articles_updated} updated, "
+        f"{report.articles_unchanged + report.articles_duplicate} unchanged, {report.articles_failed} failed "
+        f"({report.chunks_added} passages added)."
+    ]
+    lines.extend(f"• {_html(f['input'])}: {_html(f['error'])}" for f in report.failures[:10])
+    return "\n".join(lines)
+
+
+def _html(text: str) -> str:
+    return escape(text, quote=False)

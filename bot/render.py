@@ -1,0 +1,75 @@
+"""Telegram HTML for answers and sources. Everything that comes from articles or models is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from qa.types import Answer, Citation
+
+MESSAGE_LIMIT = 4096
+QUOTE_LIMIT = 3000
+
+
+def answer_html(answer: Answer) -> str:
+    parts = [escape(answer.text, quote=False)]
+    parts.extend(f"<i>{escape(note, quote=False)}</i>" for note in answer.notes)
+    return "\n\n".join(parts)
+
+
+def citation_html(citation: Citation) -> str:
+    quote = " ".join(citation.quote.split())
+    if len(quote) > QUOTE_LIMIT:
+        quote = quote[:QUOTE_LIMIT].rsplit(" ", 1)[0] + " …"
+    lines = [
+        f"<b>[{citation.n}] {escape(citation.title, quote=False)}</b>",
+        escape(f"{citation.source}, {citation.published or 'undated'}", quote=False),
+    ]
+    if citation.url:
+        lines.append(f'<a href="{escape(citation.url, quote=True)}">{escape(citation.url, quote=False)}</a>')
+    lines.append(f"<blockquote expandable>{escape(quote, quote=False)}</blockquote>")
+    lines.append(f"<code>newsbot show {citation.article_id}:{citation.start}-{citation.end}</code>")
+    return "\n".join(lines)
+
+
+def sources_html(citations: Sequence[Citation]) -> str:
+    return "\n\n".join(citation_html(c) for c in citations) or "This answer cites no passage."
+
+
+def split_message(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at paragraph boundaries (then line boundaries), so that
+    no HTML element is split: our renderings never put a paragraph break inside an element."""
+    pieces: list[str] = []
+    current = ""
+    for paragraph in html.split("\n\n"):
+        for block in _fit(paragraph, limit):
+            candidate = f"{current}\n\n{block}" if current else block
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                pieces.append(current)
+                current = block
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _fit(paragraph: str, limit: int) -> list[str]:
+    if len(paragraph) <= limit:
+        return [paragraph]
+    blocks: list[str] = []
+    current = ""
+    for line in paragraph.split("\n"):
+        while len(line) > limit:  # one escaped line longer than a message: plain text, cut at a space
+            cut = line.rfind(" ", 0, limit) if " " in line[:limit] else limit
+            blocks.append(line[:cut])
+            line = line[cut:].lstrip()
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            blocks.append(current)
+            current = line
+    if current:
+        blocks.append(current)
+    return blocks

@@ -1,0 +1,203 @@
+"""The real python-telegram-bot Application, polling a fake Bot API server on 127.0.0.1."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bot.app import NewsBot
+from bot.render import split_message
+from bot.state import BotState
+from corpus.store import Store
+from ingest.pipeline import ingest
+from tests.conftest import SAMPLES, WebServer, make_config
+from tests.fake_telegram import BOT_USER, FakeTelegram
+
+TOKEN = "123456:TEST-TOKEN"
+ADMIN, USER = 7001, 7002
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def build_store(path: Path) -> Path:
+    with Store(make_config(path), write=True) as store:
+        ingest([str(SAMPLES / "libya")], store)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_store(tmp_path_factory.mktemp("bot") / "store")
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram(TOKEN)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@asynccontextmanager
+async def running_bot(store_path: Path, fake: FakeTelegram, state_path: Path) -> AsyncIterator[NewsBot]:
+    config = make_config(
+        store_path, telegram={"base_url": fake.base_url, "base_file_url": fake.base_file_url, "admins": [ADMIN]}
+    )
+    store, state = Store(config), BotState(state_path)
+    newsbot = NewsBot(config, store, state)
+    app = newsbot.application(TOKEN)
+    await app.initialize()
+    await newsbot.startup(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield newsbot
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        state.close()
+        store.close()
+
+
+def answer_with_button(fake: FakeTelegram) -> dict:
+    return next(m for m in fake.requests("sendMessage") if m.get("reply_markup"))
+
+
+async def test_private_question_gets_an_html_answer_then_its_sources(
+    shared_store: Path, telegram: FakeTelegram, tmp_path: Path
+):
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3"):
+        commands = await telegram.wait_for("setMyCommands")
+        assert {c["command"] for c in commands[0]["commands"]} >= {"ask", "source", "new", "help"}
+        chat = telegram.chat(USER)
+        question = await telegram.send(chat, USER, "Who controls Derna?")
+        (sent,) = await telegram.wait_for("sendMessage")
+        assert telegram.requests("sendChatAction")[0]["action"] == "typing"
+        assert sent["parse_mode"] == "HTML" and "Majlis" in sent["text"] and "[1]" in sent["text"]
+        assert sent["reply_parameters"]["message_id"] == question["message_id"]
+        button = sent["reply_markup"]["inline_keyboard"][0][0]
+        assert button["text"] == "Sources" and len(button["callback_data"].encode()) <= 64
+
+        answer_message = {"message_id": 5555, "date": 0, "chat": chat, "from": BOT_USER, "text": sent["text"]}
+        await telegram.press(USER, answer_message, button["callback_data"])
+        await telegram.wait_for("answerCallbackQuery")
+        sources = (await telegram.wait_for("sendMessage", 2))[1]
+        assert "<blockquote expandable>" in sources["text"] and "<b>[1]" in sources["text"]
+        assert "Majlis" in sources["text"]
+
+        await telegram.send(chat, USER, "/source 1")
+        single = (await telegram.wait_for("sendMessage", 3))[2]
+        assert single["text"].startswith("<b>[1]") and "<blockquote expandable>" in single["text"]
+
+
+async def test_groups_answer_only_when_mentioned_asked_or_replied_to(
+    shared_store: Path, telegram: FakeTelegram, tmp_path: Path
+):
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3"):
+        group = telegram.chat(-100500, "group")
+        await telegram.send(group, USER, "Who governs Tripoli?")  # chatter not addressed to the bot
+        await telegram.send(group, USER, "@newsbot_test_bot who governs Tripoli?")
+        (first,) = await telegram.wait_for("sendMessage")
+        assert "Tripoli" in first["text"]
+        await telegram.send(group, USER, "/ask Who controls Derna?")
+        second = (await telegram.wait_for("sendMessage", 2))[1]
+        assert "Derna" in second["text"]
+        assert len(telegram.requests("sendMessage")) == 2
+
+
+async def test_a_reply_follows_up_and_new_starts_over(shared_store: Path, telegram: FakeTelegram, tmp_path: Path):
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3") as newsbot:
+        chat = telegram.chat(USER)
+        await telegram.send(chat, USER, "Who governs Tripoli?")
+        (first,) = await telegram.wait_for("sendMessage")
+        stored_first = newsbot.state.latest(USER)
+        reply_to = {
+            "message_id": stored_first.message_id,
+            "date": 0,
+            "chat": chat,
+            "from": BOT_USER,
+            "text": first["text"],
+        }
+        await telegram.send(chat, USER, "and when did they take over the capital?", reply_to=reply_to)
+        await telegram.wait_for("sendMessage", 2)
+        follow_up = newsbot.state.latest(USER)
+        assert follow_up.conversation == stored_first.conversation
+        assert "Libya Dawn" in follow_up.text
+
+        await telegram.send(chat, USER, "/new")
+        assert "New conversation" in (await telegram.wait_for("sendMessage", 3))[2]["text"]
+        assert newsbot.state.conversation(USER) != stored_first.conversation
+
+
+async def test_admins_ingest_uploads_and_urls_others_are_refused(
+    telegram: FakeTelegram, tmp_path: Path, web: WebServer
+):
+    store_path = build_store(tmp_path / "store")
+    hostile = b"The council <script>alert('x')</script> & the mayor agreed on a new harbour tax on Monday."
+    async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3"):
+        chat = telegram.chat(ADMIN)
+        document = telegram.upload("file-1", "harbour.txt", hostile)
+        await telegram.send(chat, ADMIN, document=document)
+        (report,) = await telegram.wait_for("sendMessage")
+        assert telegram.requests("getFile")[0]["file_id"] == "file-1"
+        assert "Ingested harbour.txt: 1 new" in report["text"]
+
+        web.routes["/story"] = (
+            200,
+            "text/html",
+            b"<html><head><title>Ferry strike</title></head><body><article>"
+            b"<p>Ferry crews walked out on Tuesday over pay, stranding hundreds of travellers."
+            b"</p><p>The union said talks would resume next week.</p></article></body></html>",
+        )
+        await telegram.send(chat, ADMIN, web.url("/story"))
+        url_report = (await telegram.wait_for("sendMessage", 2))[1]
+        assert "1 new" in url_report["text"]
+
+        other = telegram.chat(USER)
+        await telegram.send(other, USER, document=telegram.upload("file-2", "x.txt", b"Some text here."))
+        refusal = (await telegram.wait_for("sendMessage", 3))[2]
+        assert "only the bot's admins" in refusal["text"]
+
+        await telegram.send(chat, ADMIN, "What did the council and the mayor agree on?")
+        answer = (await telegram.wait_for("sendMessage", 4))[3]
+        assert "&lt;script&gt;" in answer["text"] and "<script>" not in answer["text"]
+        assert "&amp;" in answer["text"]
+
+
+async def test_a_429_is_waited_out_and_the_answer_still_arrives(
+    shared_store: Path, telegram: FakeTelegram, tmp_path: Path
+):
+    telegram.rate_limit["sendMessage"] = 1
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3"):
+        await telegram.send(telegram.chat(USER), USER, "Who controls Derna?")
+        attempts = await telegram.wait_for("sendMessage", 2)
+        assert attempts[0]["text"] == attempts[1]["text"] and "Majlis" in attempts[1]["text"]
+
+
+async def test_sources_still_work_after_a_restart(shared_store: Path, telegram: FakeTelegram, tmp_path: Path):
+    state_path = tmp_path / "bot.sqlite3"
+    chat = telegram.chat(USER)
+    async with running_bot(shared_store, telegram, state_path):
+        await telegram.send(chat, USER, "Who governs Tripoli?")
+        (sent,) = await telegram.wait_for("sendMessage")
+    async with running_bot(shared_store, telegram, state_path):
+        message = {"message_id": 7777, "date": 0, "chat": chat, "from": BOT_USER, "text": sent["text"]}
+        await telegram.press(USER, message, sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+        sources = (await telegram.wait_for("sendMessage", 2))[1]
+        assert "<blockquote expandable>" in sources["text"] and "Tripoli" in sources["text"]
+        assert telegram.requests("answerCallbackQuery")
+
+
+def test_long_answers_split_at_paragraphs_within_the_limit():
+    paragraphs = [f"<b>[{i}] Title {i}</b>\n" + ("word " * 150).strip() for i in range(40)]
+    html = "\n\n".join(paragraphs)
+    pieces = split_message(html)
+    assert len(pieces) > 1 and all(len(p) <= 4096 for p in pieces)
+    assert "\n\n".join(pieces) == html
+    assert all(p.count("<b>") == p.count("</b>") for p in pieces)
