@@ -44,10 +44,11 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 
 @asynccontextmanager
-async def running_bot(store_path: Path, fake: FakeTelegram, state_path: Path) -> AsyncIterator[NewsBot]:
-    config = make_config(
-        store_path, telegram={"base_url": fake.base_url, "base_file_url": fake.base_file_url, "admins": [ADMIN]}
-    )
+async def running_bot(
+    store_path: Path, fake: FakeTelegram, state_path: Path, **telegram: object
+) -> AsyncIterator[NewsBot]:
+    settings = {"base_url": fake.base_url, "base_file_url": fake.base_file_url, "admins": [ADMIN], **telegram}
+    config = make_config(store_path, telegram=settings)
     store, state = Store(config), BotState(state_path)
     newsbot = NewsBot(config, store, state)
     app = newsbot.application(TOKEN)
@@ -201,3 +202,30 @@ def test_long_answers_split_at_paragraphs_within_the_limit():
     assert len(pieces) > 1 and all(len(p) <= 4096 for p in pieces)
     assert "\n\n".join(pieces) == html
     assert all(p.count("<b>") == p.count("</b>") for p in pieces)
+
+
+async def test_help_stats_delete_and_the_allow_list(telegram: FakeTelegram, tmp_path: Path):
+    store_path = build_store(tmp_path / "store")
+    async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3", allowed_users=[USER]) as newsbot:
+        await telegram.send(telegram.chat(USER), USER, "/help")
+        (help_text,) = await telegram.wait_for("sendMessage")
+        assert "2 news articles" in help_text["text"] and "2015-06-14 to 2015-06-15" in help_text["text"]
+
+        await telegram.send(telegram.chat(USER), USER, "/stats")
+        refused_stats = (await telegram.wait_for("sendMessage", 2))[1]["text"]
+        assert refused_stats == "Sorry, /stats is for the bot's admins."
+
+        stranger = telegram.chat(9999)
+        await telegram.send(stranger, 9999, "Who controls Derna?")
+        await telegram.send(stranger, 9999, "Hello again?")
+        (refusal,) = [m for m in await telegram.wait_for("sendMessage", 3) if m["chat_id"] in (9999, "9999")]
+        assert refusal["text"] == "Sorry, this bot is private."
+
+        admin = telegram.chat(ADMIN)
+        await telegram.send(admin, ADMIN, "/stats")
+        assert "2 articles" in (await telegram.wait_for("sendMessage", 4))[3]["text"]
+        article_id = newsbot.store.registry.article_ids()[0]
+        await telegram.send(admin, ADMIN, f"/delete {article_id}")
+        assert f"Deleted article {article_id}" in (await telegram.wait_for("sendMessage", 5))[4]["text"]
+        assert newsbot.store.registry.article(article_id) is None
+        assert len([m for m in telegram.requests("sendMessage") if str(m["chat_id"]) == "9999"]) == 1

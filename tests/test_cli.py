@@ -166,3 +166,11 @@ def test_repair_removes_stray_vectors_and_restores_lost_ones(tmp_path: Path):
     with Store(config, write=True) as repaired:
         assert (repaired.last_repair.vectors_removed, repaired.last_repair.vectors_restored) == (1, 2)
         assert_consistent(repaired)
+
+
+def test_the_bot_without_a_token_exits_with_a_clear_message(tmp_path: Path):
+    env = newsbot_env(tmp_path / "store")
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    done = run("bot", env=env)
+    assert done.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in done.stderr and "Traceback" not in done.stderr
