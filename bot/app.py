@@ -194,11 +194,8 @@ class NewsBot:
 
     # -- admin --------------------------------------------------------------------------------------------
     async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None or message.document is None or not await self._allowed(update):
-            return
-        if not self._is_admin(update):
-            await message.reply_text("Sorry, only the bot's admins can add articles.")
+        message = await self._admin_message(update, "adding articles is")
+        if message is None or message.document is None:
             return
         name = Path(message.document.file_name or "upload.txt").name
         if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
@@ -224,11 +221,8 @@ class NewsBot:
             return ingest(inputs, store)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None or not await self._allowed(update):
-            return
-        if not self._is_admin(update):
-            await message.reply_text("Sorry, /stats is for the bot's admins.")
+        message = await self._admin_message(update, "/stats is")
+        if message is None:
             return
         stats = await asyncio.to_thread(self.store.stats)
         await message.reply_text(
@@ -238,11 +232,8 @@ class NewsBot:
         )
 
     async def delete(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None or not await self._allowed(update):
-            return
-        if not self._is_admin(update):
-            await message.reply_text("Sorry, /delete is for the bot's admins.")
+        message = await self._admin_message(update, "/delete is")
+        if message is None:
             return
         if len(context.args or []) != 1:
             await message.reply_text("Use <code>/delete ARTICLE_ID</code>.")
@@ -277,6 +268,16 @@ class NewsBot:
             if update.effective_message is not None:
                 await update.effective_message.reply_text("Sorry, this bot is private.")
         return False
+
+    async def _admin_message(self, update: Update, what: str) -> Message | None:
+        """The update's message when an admin sent it; others get a polite refusal (and None)."""
+        message = update.effective_message
+        if message is None or not await self._allowed(update):
+            return None
+        if not self._is_admin(update):
+            await message.reply_text(f"Sorry, {what} only for the bot's admins.")
+            return None
+        return message
 
     def _is_admin(self, update: Update) -> bool:
         return update.effective_user is not None and update.effective_user.id in self.settings.admins

@@ -39,37 +39,35 @@ def sources_html(citations: Sequence[Citation]) -> str:
 def split_message(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """Pieces of at most ``limit`` characters, cut at paragraph boundaries (then line boundaries), so that
     no HTML element is split: our renderings never put a paragraph break inside an element."""
-    pieces: list[str] = []
-    current = ""
-    for paragraph in html.split("\n\n"):
-        for block in _fit(paragraph, limit):
-            candidate = f"{current}\n\n{block}" if current else block
-            if len(candidate) <= limit:
-                current = candidate
-            else:
-                pieces.append(current)
-                current = block
-    if current:
-        pieces.append(current)
-    return pieces
+    blocks = [block for paragraph in html.split("\n\n") for block in _within(paragraph, limit)]
+    return _pack(blocks, "\n\n", limit)
 
 
-def _fit(paragraph: str, limit: int) -> list[str]:
+def _within(paragraph: str, limit: int) -> list[str]:
+    """A paragraph as pieces of at most ``limit`` characters, cut between lines."""
     if len(paragraph) <= limit:
         return [paragraph]
-    blocks: list[str] = []
-    current = ""
+    lines: list[str] = []
     for line in paragraph.split("\n"):
         while len(line) > limit:  # one escaped line longer than a message: plain text, cut at a space
             cut = line.rfind(" ", 0, limit) if " " in line[:limit] else limit
-            blocks.append(line[:cut])
+            lines.append(line[:cut])
             line = line[cut:].lstrip()
-        candidate = f"{current}\n{line}" if current else line
+        lines.append(line)
+    return _pack(lines, "\n", limit)
+
+
+def _pack(blocks: list[str], separator: str, limit: int) -> list[str]:
+    """Consecutive blocks joined by ``separator`` into as few pieces of at most ``limit`` as they fit in."""
+    pieces: list[str] = []
+    current = ""
+    for block in blocks:
+        candidate = f"{current}{separator}{block}" if current else block
         if len(candidate) <= limit:
             current = candidate
         else:
-            blocks.append(current)
-            current = line
+            pieces.append(current)
+            current = block
     if current:
-        blocks.append(current)
-    return blocks
+        pieces.append(current)
+    return pieces
