@@ -1,1 +1,1 @@
-"""The Telegram front end (issue 4); depends on qa/, nothing depends on it."""
+"""The Telegram front end; depends on qa/ and ingest/, nothing depends on it."""

@@ -1,1 +1,1 @@
-"""Retrieval and answering over the corpus (issue 3: answers with verifiable citations)."""
+"""Answering: hybrid retrieval, the offline and LLM answerers, citation checks, evaluation."""
