@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from corpus.store import Store
@@ -111,3 +118,44 @@ def assert_consistent(store: Store) -> None:
         article = store.registry.article(article_id)
         for chunk in store.registry.chunks_of(article_id):
             assert chunk.text == article.text[chunk.start : chunk.end]
+
+
+@dataclass
+class ChromaServer:
+    port: int
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
+    """A real `chroma run` server on 127.0.0.1 (tests may stop it early to play an outage)."""
+    binary = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    assert binary, "the chromadb package installs the `chroma` command beside the interpreter"
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, "chroma run did not come up"
+        time.sleep(0.2)
+    yield ChromaServer(port, server)
+    server.terminate()
+    server.wait(timeout=30)

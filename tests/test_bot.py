@@ -1,5 +1,6 @@
 """The real python-telegram-bot Application, polling a fake Bot API server on 127.0.0.1."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,7 +12,8 @@ from bot.render import split_message
 from bot.state import BotState
 from corpus.store import Store
 from ingest.pipeline import ingest
-from tests.conftest import SAMPLES, WebServer, make_config
+from tests.conftest import SAMPLES, ChromaServer, WebServer, make_config
+from tests.fake_openai import FakeOpenAI
 from tests.fake_telegram import BOT_USER, FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN"
@@ -45,10 +47,10 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 @asynccontextmanager
 async def running_bot(
-    store_path: Path, fake: FakeTelegram, state_path: Path, **telegram: object
+    store_path: Path, fake: FakeTelegram, state_path: Path, config_sections: dict | None = None, **telegram: object
 ) -> AsyncIterator[NewsBot]:
     settings = {"base_url": fake.base_url, "base_file_url": fake.base_file_url, "admins": [ADMIN], **telegram}
-    config = make_config(store_path, telegram=settings)
+    config = make_config(store_path, telegram=settings, **(config_sections or {}))
     store, state = Store(config), BotState(state_path)
     newsbot = NewsBot(config, store, state)
     app = newsbot.application(TOKEN)
@@ -229,3 +231,42 @@ async def test_help_stats_delete_and_the_allow_list(telegram: FakeTelegram, tmp_
         assert f"Deleted article {article_id}" in (await telegram.wait_for("sendMessage", 5))[4]["text"]
         assert newsbot.store.registry.article(article_id) is None
         assert len([m for m in telegram.requests("sendMessage") if str(m["chat_id"]) == "9999"]) == 1
+
+
+async def test_a_slow_question_does_not_hold_up_another_chat(
+    shared_store: Path, telegram: FakeTelegram, tmp_path: Path, web: WebServer
+):
+    llm = FakeOpenAI(web)
+    llm.replies.extend([2.5, "Libya Dawn took over the capital [1]."])  # the first question's answer is slow
+    settings = {"llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "timeout": 10}}
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", config_sections=settings):
+        await telegram.send(telegram.chat(USER), USER, "Who controls Derna?")
+        await llm_requests(llm, 1)
+        await telegram.send(telegram.chat(ADMIN), ADMIN, "Who took over the capital?")
+        first, second = await telegram.wait_for("sendMessage", 2)
+        assert str(first["chat_id"]) == str(ADMIN) and "Libya Dawn" in first["text"]
+        assert str(second["chat_id"]) == str(USER)
+
+
+async def llm_requests(llm: FakeOpenAI, count: int) -> None:
+    while len(llm.requests) < count:
+        await asyncio.sleep(0.02)
+
+
+async def test_a_failing_question_gets_an_apology_and_the_bot_keeps_going(
+    telegram: FakeTelegram, tmp_path: Path, chroma_server: ChromaServer
+):
+    vectors = {"store": {"chroma": {"mode": "http", "host": "127.0.0.1", "port": chroma_server.port}}}
+    store_path = tmp_path / "store"
+    with Store(make_config(store_path, **vectors), write=True) as store:
+        ingest([str(SAMPLES / "libya")], store)
+    async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3", config_sections=vectors):
+        chat = telegram.chat(USER)
+        await telegram.send(chat, USER, "Who controls Derna?")
+        assert "Majlis" in (await telegram.wait_for("sendMessage"))[0]["text"]
+        chroma_server.stop()  # the vector server goes away under the running bot
+        await telegram.send(chat, USER, "Who governs Tripoli?")
+        apology = (await telegram.wait_for("sendMessage", 2))[1]
+        assert apology["text"] == "Sorry, something went wrong with that. Please try again."
+        await telegram.send(chat, USER, "/help")
+        assert "news articles" in (await telegram.wait_for("sendMessage", 3))[2]["text"]
