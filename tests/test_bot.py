@@ -270,3 +270,17 @@ async def test_a_failing_question_gets_an_apology_and_the_bot_keeps_going(
         assert apology["text"] == "Sorry, something went wrong with that. Please try again."
         await telegram.send(chat, USER, "/help")
         assert "news articles" in (await telegram.wait_for("sendMessage", 3))[2]["text"]
+
+
+async def test_a_long_answer_is_split_at_paragraphs_with_the_button_on_the_last_piece(
+    shared_store: Path, telegram: FakeTelegram, tmp_path: Path, web: WebServer
+):
+    llm = FakeOpenAI(web)
+    claim = "Tripoli is governed by a second, self-declared government [1]."
+    llm.replies.append("\n\n".join(" ".join([claim] * 8) for _ in range(15)))
+    settings = {"llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "timeout": 10}}
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", config_sections=settings):
+        await telegram.send(telegram.chat(USER), USER, "Who governs Tripoli?")
+        pieces = await telegram.wait_for("sendMessage", 2)
+        assert all(len(p["text"]) <= 4096 for p in pieces)
+        assert not pieces[0].get("reply_markup") and pieces[-1]["reply_markup"]["inline_keyboard"]

@@ -1,0 +1,62 @@
+"""Question latency after the model is loaded: newsbot's full answer path against a dense-only baseline.
+
+Asks the RealTimeQA 2025q1 questions (``question_sentence``) against the configured store and prints, from
+one run, the median and 90th percentile of
+  newsbot ask    rewrite + hybrid retrieval (Chroma + BM25, fused, duplicates collapsed) + offline answer
+  dense top-4    the retrieval step of a naive pipeline: one Chroma query for the 4 nearest chunks
+Ingest the corpus first, e.g. ``newsbot ingest ../shared/data/realtimeqa-2025q1/*_gcs.jsonl``.
+
+    python benchmarks/ask_latency.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data" / "realtimeqa-2025q1"
+
+
+def main() -> None:
+    from corpus.store import Store
+    from newsbot.config import load_config
+    from qa.chain import QA
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=0, help="at most this many questions (0: all 250)")
+    args = parser.parse_args()
+    questions = [
+        json.loads(line)["question_sentence"]
+        for path in sorted(DATA.glob("*_qa.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    questions = questions[: args.limit] if args.limit else questions
+    config = load_config()
+    with Store(config) as store:
+        qa = QA(store, config)  # loads the model
+        stats = store.stats()
+        ours, dense = [], []
+        for question in questions:
+            started = time.perf_counter()
+            qa.ask(question)
+            ours.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            store.vectors.query(store.embedder.encode([question])[0], 4)
+            dense.append((time.perf_counter() - started) * 1000)
+    print(
+        f"store: {stats['articles']} articles, {stats['chunks']} chunks; {len(questions)} questions; "
+        f"backend {store.embedder.backend}-{store.embedder.precision}"
+    )
+    for name, times in (("newsbot ask", ours), ("dense top-4 baseline", dense)):
+        p90 = statistics.quantiles(times, n=10)[-1]
+        print(f"{name:<22} median {statistics.median(times):7.1f} ms   p90 {p90:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
