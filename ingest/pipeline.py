@@ -68,7 +68,7 @@ def ingest(inputs: Sequence[str], store: Store, *, progress: bool = False) -> In
     started = time.perf_counter()
     report = IngestReport()
     batch = _Batch()
-    bar = tqdm(unit=" articles", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(unit=" articles", disable=not progress, file=sys.stderr)
 
     def flush() -> None:
         nonlocal batch
