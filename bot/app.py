@@ -13,6 +13,7 @@ import tempfile
 from collections import defaultdict
 from html import escape
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
@@ -32,7 +33,7 @@ from bot.render import answer_html, citation_html, sources_html, split_message
 from bot.state import BotState, StoredAnswer
 from corpus.store import Store, StoreError
 from ingest.pipeline import IngestReport, delete, ingest
-from newsbot.config import Config
+from newsbot.config import Config, TelegramConfig
 from qa.chain import QA
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ COMMANDS = [
 UPLOAD_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
 _URL_ONLY = re.compile(r"^\s*(https?://\S+)\s*$")
 SOURCES_PREFIX = "src:"
+ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 class NewsBot:
@@ -297,6 +299,19 @@ class NewsBot:
     @staticmethod
     def _strip_mention(text: str, context: ContextTypes.DEFAULT_TYPE) -> str:
         return re.sub(rf"@{re.escape(context.bot.username)}\b", "", text, flags=re.IGNORECASE).strip()
+
+
+def webhook_options(settings: TelegramConfig, secret: str | None) -> dict[str, object]:
+    """Arguments for PTB's run_webhook / start_webhook: listen locally, tell Telegram the public URL, and
+    accept only requests carrying the secret token (from TELEGRAM_WEBHOOK_SECRET)."""
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": urlsplit(settings.webhook_url).path.lstrip("/"),
+        "webhook_url": settings.webhook_url,
+        "secret_token": secret or None,
+        "allowed_updates": ALLOWED_UPDATES,
+    }
 
 
 def ingest_summary(label: str, report: IngestReport) -> str:

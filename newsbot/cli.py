@@ -234,7 +234,7 @@ def _percent(value: float | None) -> str:
 def _bot(args: argparse.Namespace, config: Config) -> int:
     import logging
 
-    from bot.app import NewsBot
+    from bot.app import ALLOWED_UPDATES, NewsBot, webhook_options
     from bot.state import BotState
 
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
@@ -249,11 +249,9 @@ def _bot(args: argparse.Namespace, config: Config) -> int:
         if settings.mode == "webhook":
             if not settings.webhook_url:
                 return _fail("telegram.mode is webhook but telegram.webhook_url is empty")
-            app.run_webhook(
-                listen=settings.webhook_listen, port=settings.webhook_port, webhook_url=settings.webhook_url
-            )
+            app.run_webhook(**webhook_options(settings, os.environ.get("TELEGRAM_WEBHOOK_SECRET")))
         else:
-            app.run_polling(timeout=settings.poll_timeout, allowed_updates=["message", "callback_query"])
+            app.run_polling(timeout=settings.poll_timeout, allowed_updates=ALLOWED_UPDATES)
         state.close()
     return EXIT_OK
 

@@ -5,14 +5,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
-from bot.app import NewsBot
+from bot.app import NewsBot, webhook_options
 from bot.render import split_message
 from bot.state import BotState
 from corpus.store import Store
 from ingest.pipeline import ingest
-from tests.conftest import SAMPLES, ChromaServer, WebServer, make_config
+from tests.conftest import SAMPLES, ChromaServer, WebServer, free_port, make_config
 from tests.fake_openai import FakeOpenAI
 from tests.fake_telegram import BOT_USER, FakeTelegram
 
@@ -57,7 +58,10 @@ async def running_bot(
     await app.initialize()
     await newsbot.startup(app)
     await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
+    if config.telegram.mode == "webhook":
+        await app.updater.start_webhook(**webhook_options(config.telegram, "s3cret-token"))
+    else:
+        await app.updater.start_polling(poll_interval=0, timeout=1)
     try:
         yield newsbot
     finally:
@@ -284,3 +288,32 @@ async def test_a_long_answer_is_split_at_paragraphs_with_the_button_on_the_last_
         pieces = await telegram.wait_for("sendMessage", 2)
         assert all(len(p["text"]) <= 4096 for p in pieces)
         assert not pieces[0].get("reply_markup") and pieces[-1]["reply_markup"]["inline_keyboard"]
+
+
+async def test_webhook_mode_takes_updates_that_carry_the_secret_only(
+    shared_store: Path, telegram: FakeTelegram, tmp_path: Path
+):
+    port = free_port()
+    hook = {"mode": "webhook", "webhook_url": "https://bot.example.org/newsbot-hook", "webhook_port": port}
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", **hook):
+        (registered,) = await telegram.wait_for("setWebhook")
+        assert registered["url"] == hook["webhook_url"] and registered["secret_token"] == "s3cret-token"
+        chat = telegram.chat(USER)
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": chat,
+                "text": "Who controls Derna?",
+                "from": {"id": USER, "is_bot": False, "first_name": "u"},
+            },
+        }
+        local = f"http://127.0.0.1:{port}/newsbot-hook"
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(local, json=update)
+            genuine = await client.post(local, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"})
+        assert forged.status_code == 403 and genuine.status_code == 200
+        (answer,) = await telegram.wait_for("sendMessage")
+        assert "Majlis" in answer["text"]
+        assert len(telegram.requests("sendMessage")) == 1
