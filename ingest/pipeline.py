@@ -36,6 +36,10 @@ class IngestReport:
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def fail(self, name: str, error: str) -> None:
+        self.articles_failed += 1
+        self.failures.append({"input": name, "error": error})
+
     @property
     def ok(self) -> bool:
         return self.articles_failed == 0
@@ -85,8 +89,7 @@ def ingest(inputs: Sequence[str], store: Store, *, progress: bool = False) -> In
 
     for item in read_inputs(inputs, config.ingest):
         if isinstance(item, ReadFailure):
-            report.articles_failed += 1
-            report.failures.append({"input": item.input, "error": item.error})
+            report.fail(item.input, item.error)
             continue
         stored_hash = store.registry.text_hash_of(item.id)
         if stored_hash == item.text_hash or item.id in batch.ids or _is_known_alias(store, item):
@@ -102,8 +105,7 @@ def ingest(inputs: Sequence[str], store: Store, *, progress: bool = False) -> In
                 continue
         chunks = chunk_article(item, config.chunking.size, config.chunking.overlap)
         if not chunks:
-            report.articles_failed += 1
-            report.failures.append({"input": item.origin, "error": "no sentences found in the article text"})
+            report.fail(item.origin, "no sentences found in the article text")
             continue
         batch.add(item, chunks, is_update=stored_hash is not None)
         if batch.chunks >= config.ingest.batch_chunks:
