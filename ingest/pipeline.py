@@ -91,8 +91,10 @@ def ingest(inputs: Sequence[str], store: Store, *, progress: bool = False) -> In
         if isinstance(item, ReadFailure):
             report.fail(item.input, item.error)
             continue
+        if item.id in batch.ids:  # a second version in the same run: store the first, then compare
+            flush()
         stored_hash = store.registry.text_hash_of(item.id)
-        if stored_hash == item.text_hash or item.id in batch.ids or _is_known_alias(store, item):
+        if stored_hash == item.text_hash or _is_known_alias(store, item):
             report.articles_unchanged += 1
             bar.update(1)
             continue

@@ -153,3 +153,16 @@ def test_bad_inputs_are_named_and_the_rest_of_the_batch_still_lands(tmp_path: Pa
         assert before[0] <= chunks and before[1] <= vectors
         assert before[2].items() <= articles.items()
         assert_consistent(store)
+
+
+def test_a_later_version_in_the_same_run_wins(store: Store, tmp_path: Path):
+    lines = [
+        json.dumps({"url": "https://x.example/a", "text": text})
+        for text in ("First version of the story. It says one thing.", "Second version of the story. It says another.")
+    ]
+    path = write(tmp_path / "twice.jsonl", "\n".join(lines))
+    report = ingest([path], store)
+    assert (report.articles_new, report.articles_updated) == (1, 1)
+    (article_id,) = store.registry.article_ids()
+    assert store.registry.article(article_id).text.startswith("Second version")
+    assert_consistent(store)
