@@ -201,6 +201,9 @@ class Registry:
                 found[row[0]] = dict(zip(_CHUNK_RECORD, row, strict=True))
         return found
 
+    def chunk_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
 
@@ -233,7 +236,7 @@ class Registry:
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25-style inverse document frequency of each term over the chunks (same tokenizer as the index)."""
-        total = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        total = self.chunk_count()
         weights = {}
         for term in terms:
             found = self._db.execute("SELECT count(*) FROM chunk_fts WHERE chunk_fts MATCH ?", (f'"{term}"',))
@@ -245,7 +248,7 @@ class Registry:
         articles, first, last = self._db.execute(
             "SELECT count(*), min(published), max(published) FROM articles"
         ).fetchone()
-        chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        chunks = self.chunk_count()
         sources = dict(
             self._db.execute("SELECT source, count(*) FROM articles GROUP BY source ORDER BY count(*) DESC, source")
         )

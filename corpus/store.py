@@ -135,10 +135,9 @@ class Store:
             stale = [cid for cid, op in pending if op == "delete" or cid not in live]
             self.vectors.delete(stale)
             self.registry.clear_pending(cid for cid, _ in pending)
-        registry_ids = self.registry.chunk_ids()
-        if self.vectors.count() == len(registry_ids):
+        if self.vectors.count() == self.registry.chunk_count():
             return RepairReport(len(pending), 0)
-        vector_ids = self.vectors.ids()
+        registry_ids, vector_ids = self.registry.chunk_ids(), self.vectors.ids()
         extra = sorted(vector_ids - registry_ids)
         self.vectors.delete(extra)
         missing = self.registry.chunks_for_embedding(sorted(registry_ids - vector_ids))
