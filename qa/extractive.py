@@ -46,13 +46,11 @@ class ExtractiveAnswerer:
     def answer(self, question: str, passages: list[Passage]) -> Answer:
         started = time.perf_counter()
         candidates = self.rank(question, passages)
-        timings = {"answer_ms": 0.0}
         if not candidates or max(c.evidence for c in candidates) < self.config.min_score:
-            answer = abstain(passages, candidates)
+            answer = abstain(candidates)
         else:
             answer = self._compose(self._choose(candidates))
-        timings["answer_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        answer.timings.update(timings)
+        answer.timings["answer_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return answer
 
     def rank(self, question: str, passages: list[Passage]) -> list[Candidate]:
@@ -107,10 +105,9 @@ class ExtractiveAnswerer:
         return Answer(text=" ".join(parts), abstained=False, citations=citations)
 
 
-def abstain(passages: list[Passage], ranked: list[Candidate]) -> Answer:
+def abstain(ranked: list[Candidate]) -> Answer:
     """The honest answer when the evidence is weak: say so, and cite the closest passages."""
-    closest = ranked[:2] if ranked else []
-    citations = [citation_for(n, c.passage, c.start, c.end) for n, c in enumerate(closest, start=1)]
+    citations = [citation_for(n, c.passage, c.start, c.end) for n, c in enumerate(ranked[:2], start=1)]
     if not citations:
         return Answer(text=ABSTAIN_TEXT + " No stored article matches the question.", abstained=True, citations=[])
     refs = " and ".join(f"[{c.n}]" for c in citations)

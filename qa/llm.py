@@ -78,7 +78,7 @@ class LlmAnswerer:
         if not reply.strip():
             return self._offline(question, passages, "LLM reply was empty; answered offline")
         if NOT_ANSWERED in reply:
-            answer = abstain(passages, self.fallback.rank(question, passages))
+            answer = abstain(self.fallback.rank(question, passages))
             answer.notes.append("the LLM found no answer in the passages")
             return answer
         return self._checked(question, reply, passages)
