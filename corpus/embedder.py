@@ -119,7 +119,7 @@ def _openvino_encoder(config: EmbeddingConfig, model: Any, location: str, precis
 
 
 def cache_dir() -> Path:
-    """Where converted models are kept: $NEWSBOT_CACHE_DIR, else $XDG_CACHE_HOME/newsbot, else ~/.cache/newsbot."""
+    """Where converted models are kept: $NEWSBOT_CACHE_DIR, else $XDG_CACHE_HOME (default ~/.cache)/newsbot/openvino."""
     explicit = os.environ.get("NEWSBOT_CACHE_DIR")
     if explicit:
         return Path(explicit)
@@ -134,8 +134,6 @@ def _load(name: str, location: str, device: str) -> Any:  # a SentenceTransforme
     transformers.utils.logging.disable_progress_bar()
     try:
         return SentenceTransformer(location, device=device)
-    except EmbedderError:
-        raise
     except Exception as exc:
         raise EmbedderError(
             f"embedding.model {name!r} could not be loaded offline ({type(exc).__name__}: {exc}); "

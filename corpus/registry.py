@@ -20,7 +20,7 @@ from typing import Any
 from corpus.text import WORD, content_terms
 from corpus.types import Article, Chunk
 
-_CHUNK_RECORD = ("chunk_id", "article_id", "start", "end", "text", "title", "source", "published", "url")
+_CHUNK_RECORD = ("chunk_id", "article_id", "seq", "start", "end", "text", "title", "source", "published", "url")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -192,7 +192,7 @@ class Registry:
         for lo in range(0, len(chunk_ids), 500):
             part = list(chunk_ids[lo : lo + 500])
             rows = self._db.execute(
-                'SELECT c.id, c.article_id, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start), '
+                'SELECT c.id, c.article_id, c.seq, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start), '
                 "a.title, a.source, a.published, a.url FROM chunks c JOIN articles a ON a.id = c.article_id "
                 f"WHERE c.id IN ({','.join('?' * len(part))})",
                 part,
@@ -207,18 +207,17 @@ class Registry:
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
 
-    def chunks_for_embedding(self, chunk_ids: Iterable[str]) -> list[tuple[Chunk, str, str, str | None]]:
+    def chunks_for_embedding(self, chunk_ids: Sequence[str]) -> list[tuple[Chunk, str, str, str | None]]:
         """(chunk, title, source, published) of each id: what re-embedding a lost vector needs."""
-        found = []
-        for cid in chunk_ids:
-            row = self._db.execute(
-                'SELECT c.id, c.article_id, c.seq, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start), '
-                "a.title, a.source, a.published FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id = ?",
-                (cid,),
-            ).fetchone()
-            if row:
-                found.append((Chunk(*row[:6]), row[6], row[7], row[8]))
-        return found
+        return [
+            (
+                Chunk(r["chunk_id"], r["article_id"], r["seq"], r["start"], r["end"], r["text"]),
+                r["title"],
+                r["source"],
+                r["published"],
+            )
+            for r in self.chunk_records(chunk_ids).values()
+        ]
 
     def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the chunks best matching any word of ``query``, best first."""

@@ -101,19 +101,14 @@ class Store:
     def add(self, batch: Sequence[tuple[Article, Sequence[Chunk]]]) -> tuple[int, int]:
         """Store new or changed articles with their chunks. Returns (chunks added, chunks replaced)."""
         self._require_lock()
-        chunks = [chunk for _, article_chunks in batch for chunk in article_chunks]
-        if not chunks:
+        items = [(c, a.title, a.source, a.published) for a, article_chunks in batch for c in article_chunks]
+        if not items:
             return 0, 0
-        articles = {article.id: article for article, _ in batch}
-        texts = [self.embedding_text(c, articles[c.article_id].title) for c in chunks]
-        vectors = self.embedder.encode(texts)
-        metadatas = [chunk_metadata(c, articles[c.article_id].source, articles[c.article_id].published) for c in chunks]
-        ids = [c.id for c in chunks]
-        self.registry.journal_adds(ids)
-        self.vectors.upsert(ids, vectors, metadatas)
+        self.registry.journal_adds([chunk.id for chunk, *_ in items])
+        self._write_vectors(items)
         replaced = self.registry.commit_articles(batch)
         self._drop_vectors(replaced)
-        return len(chunks), len(replaced)
+        return len(items), len(replaced)
 
     def add_alias(self, article: Article, existing_id: str) -> None:
         self._require_lock()
@@ -141,15 +136,16 @@ class Store:
         extra = sorted(vector_ids - registry_ids)
         self.vectors.delete(extra)
         missing = self.registry.chunks_for_embedding(sorted(registry_ids - vector_ids))
-        self._restore(missing)
+        self._write_vectors(missing)
         return RepairReport(len(pending) + len(extra), len(missing))
 
-    def _restore(self, missing: Sequence[tuple[Chunk, str, str, str | None]]) -> None:
-        if not missing:
+    def _write_vectors(self, items: Sequence[tuple[Chunk, str, str, str | None]]) -> None:
+        """Embed (chunk, title, source, published) items and upsert their vectors with filterable metadata."""
+        if not items:
             return
-        vectors = self.embedder.encode([self.embedding_text(chunk, title) for chunk, title, _, _ in missing])
-        metadatas = [chunk_metadata(chunk, source, published) for chunk, _, source, published in missing]
-        self.vectors.upsert([chunk.id for chunk, *_ in missing], vectors, metadatas)
+        vectors = self.embedder.encode([self.embedding_text(chunk, title) for chunk, title, _, _ in items])
+        metadatas = [chunk_metadata(chunk, source, published) for chunk, _, source, published in items]
+        self.vectors.upsert([chunk.id for chunk, *_ in items], vectors, metadatas)
 
     def _drop_vectors(self, chunk_ids: Sequence[str]) -> None:
         if chunk_ids:

@@ -64,11 +64,8 @@ class VectorIndex:
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, optionally filtered."""
-        total = self.count()
-        if total == 0:
-            return []
-        found = self._collection.query(
-            query_embeddings=vector.reshape(1, -1), n_results=min(k, total), where=where or None, include=["distances"]
+        found = self._collection.query(  # fewer than k stored (or matching) is fine: Chroma returns what it has
+            query_embeddings=vector.reshape(1, -1), n_results=k, where=where or None, include=["distances"]
         )
         return [(cid, 1.0 - float(d)) for cid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
 

@@ -20,6 +20,7 @@ class Passage:
     published: str | None
     url: str | None
     score: float = 0.0
+    seq: int = 0  # the chunk's position in its article
 
 
 @dataclass(frozen=True)
