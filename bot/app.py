@@ -11,7 +11,6 @@ import logging
 import re
 import tempfile
 from collections import defaultdict
-from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,7 +28,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.render import answer_html, citation_html, sources_html, split_message
+from bot.render import answer_html, citation_html, sources_html, split_message, text_html
 from bot.state import BotState, StoredAnswer
 from corpus.store import Store, StoreError
 from ingest.pipeline import IngestReport, delete, ingest
@@ -214,7 +213,7 @@ class NewsBot:
         try:
             report = await asyncio.to_thread(self._ingest_now, inputs)
         except StoreError as exc:
-            await message.reply_text(f"Could not ingest now: {_html(str(exc))}")
+            await message.reply_text(f"Could not ingest now: {text_html(str(exc))}")
             return
         await message.reply_text(ingest_summary(label, report))
 
@@ -230,7 +229,7 @@ class NewsBot:
         await message.reply_text(
             f"{stats['articles']} articles, {stats['chunks']} passages, {len(stats['sources'])} sources, "
             f"published {stats['first_published'] or '?'} to {stats['last_published'] or '?'}; "
-            f"model {_html(stats['model'])}; store {stats['size_bytes'] / 1e6:.1f} MB"
+            f"model {text_html(stats['model'])}; store {stats['size_bytes'] / 1e6:.1f} MB"
         )
 
     async def delete(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -242,9 +241,9 @@ class NewsBot:
             return
         articles, chunks = await asyncio.to_thread(self._delete_now, context.args[0])
         text = (
-            f"Deleted article {_html(context.args[0])} ({chunks} passages)."
+            f"Deleted article {text_html(context.args[0])} ({chunks} passages)."
             if articles
-            else (f"No stored article has id {_html(context.args[0])}.")
+            else f"No stored article has id {text_html(context.args[0])}."
         )
         await message.reply_text(text)
 
@@ -316,13 +315,9 @@ def webhook_options(settings: TelegramConfig, secret: str | None) -> dict[str, o
 
 def ingest_summary(label: str, report: IngestReport) -> str:
     lines = [
-        f"Ingested {_html(label)}: {report.articles_new} new, {report.articles_updated} updated, "
+        f"Ingested {text_html(label)}: {report.articles_new} new, {report.articles_updated} updated, "
         f"{report.articles_unchanged + report.articles_duplicate} unchanged, {report.articles_failed} failed "
         f"({report.chunks_added} passages added)."
     ]
-    lines.extend(f"• {_html(f['input'])}: {_html(f['error'])}" for f in report.failures[:10])
+    lines.extend(f"• {text_html(f['input'])}: {text_html(f['error'])}" for f in report.failures[:10])
     return "\n".join(lines)
-
-
-def _html(text: str) -> str:
-    return escape(text, quote=False)

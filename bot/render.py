@@ -11,9 +11,14 @@ MESSAGE_LIMIT = 4096
 QUOTE_LIMIT = 3000
 
 
+def text_html(text: str) -> str:
+    """Plain text made safe inside Telegram HTML (``<``, ``>`` and ``&`` escaped)."""
+    return escape(text, quote=False)
+
+
 def answer_html(answer: Answer) -> str:
-    parts = [escape(answer.text, quote=False)]
-    parts.extend(f"<i>{escape(note, quote=False)}</i>" for note in answer.notes)
+    parts = [text_html(answer.text)]
+    parts.extend(f"<i>{text_html(note)}</i>" for note in answer.notes)
     return "\n\n".join(parts)
 
 
@@ -22,12 +27,12 @@ def citation_html(citation: Citation) -> str:
     if len(quote) > QUOTE_LIMIT:
         quote = quote[:QUOTE_LIMIT].rsplit(" ", 1)[0] + " …"
     lines = [
-        f"<b>[{citation.n}] {escape(citation.title, quote=False)}</b>",
-        escape(f"{citation.source}, {citation.published or 'undated'}", quote=False),
+        f"<b>[{citation.n}] {text_html(citation.title)}</b>",
+        text_html(f"{citation.source}, {citation.published or 'undated'}"),
     ]
     if citation.url:
-        lines.append(f'<a href="{escape(citation.url, quote=True)}">{escape(citation.url, quote=False)}</a>')
-    lines.append(f"<blockquote expandable>{escape(quote, quote=False)}</blockquote>")
+        lines.append(f'<a href="{escape(citation.url, quote=True)}">{text_html(citation.url)}</a>')
+    lines.append(f"<blockquote expandable>{text_html(quote)}</blockquote>")
     lines.append(f"<code>newsbot show {citation.article_id}:{citation.start}-{citation.end}</code>")
     return "\n".join(lines)
 
