@@ -6,7 +6,7 @@ Local files are named by their absolute path, which also identifies articles tha
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -77,9 +77,7 @@ class _Reader:
             raise InputError(f"cannot read: {exc.strerror or exc}") from None
         origin = str(path.resolve())
         if suffix in FEED_SUFFIXES:
-            yield from parse_feed(
-                data, origin=origin, fetch_page=self._fetch_page if self.config.follow_feed_links else None
-            )
+            yield from parse_feed(data, origin=origin, fetch_page=self._feed_page_fetcher())
             return
         text = decode_text(data)
         source = path.resolve().parent.name or "local"
@@ -95,15 +93,17 @@ class _Reader:
     def _read_url(self, url: str) -> Iterator[ReadResult]:
         fetched = self._download(url)
         if _looks_like_feed(fetched):
-            yield from parse_feed(
-                fetched.content, origin=url, fetch_page=self._fetch_page if self.config.follow_feed_links else None
-            )
+            yield from parse_feed(fetched.content, origin=url, fetch_page=self._feed_page_fetcher())
         elif "json" in fetched.content_type:
             text = decode_text(fetched.content, fetched.charset)
             parse = parse_jsonl if url.split("?")[0].endswith((".jsonl", ".ndjson")) else parse_json
             yield from parse(text, origin=url, source="web")
         else:
             yield self._page(fetched, url)
+
+    def _feed_page_fetcher(self) -> Callable[[str], Article] | None:
+        """How feed entries' own pages are read: fetched, unless ``ingest.follow_feed_links`` is off."""
+        return self._fetch_page if self.config.follow_feed_links else None
 
     def _fetch_page(self, url: str) -> Article:
         return self._page(self._download(url), url)
