@@ -88,7 +88,8 @@ class AnswerConfig(_Section):
     max_quotes: int = Field(3, ge=1, le=10)
     one_quote_per_article: bool = True
     vote_weight: float = Field(0.6, ge=0)
-    vote_temperature: float = Field(0.15, gt=0)
+    vote_temperature: float = Field(0.3, gt=0)
+    type_weight: float = Field(4.0, ge=0)
 
 
 class LlmConfig(_Section):

@@ -15,6 +15,7 @@ import re
 import statistics
 import string
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,9 +81,14 @@ class EvalReport:
 
 
 def normalize(text: str) -> str:
-    """SQuAD answer normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in string.punctuation)
+    """SQuAD answer normalisation (lower case, no punctuation, no articles, single spaces), with Unicode
+    punctuation removed too: a quote in curly quotation marks, or a curly apostrophe, must match the gold."""
+    text = "".join(ch for ch in text.lower() if ch not in string.punctuation and not _is_punctuation(ch))
     return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def _is_punctuation(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("P")
 
 
 def contains_gold(text: str, gold: Iterable[str]) -> bool:

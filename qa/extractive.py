@@ -11,21 +11,19 @@ the closest passages instead.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass, replace
 from datetime import date
 
 from corpus.sentences import sentence_spans
 from corpus.store import Store
-from corpus.text import STOPWORDS, WORD, content_terms, stem
+from corpus.text import WORD, content_terms, stem
 from newsbot.config import AnswerConfig
+from qa.answer_type import answer_phrases, expected_type
 from qa.types import Answer, Citation, Passage, citation_for
 
 ABSTAIN_TEXT = "The stored articles don't answer that."
 VOTERS = 20
-_NAME = r"(?:[A-Z][\w'\u2019.-]*|\d[\d,.]*%?)"
-_PHRASE = re.compile(rf"{_NAME}(?:\s+(?:(?:of|the|and|de|al|for)\s+)?{_NAME})*")
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,34 @@ class ExtractiveAnswerer:
         scored.sort(key=lambda c: -c.score)
         if not self.config.vote_weight:
             return scored
-        return _boost_consensus(scored, set(terms), self.config.vote_weight, self.config.vote_temperature)
+        return self._boost_consensus(question, scored)
+
+    def _boost_consensus(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
+        """Raise sentences carrying the name or number that the best sentences agree on (answer redundancy:
+        the same answer stated by several sentences and sources is more likely right than a one-off), the more
+        so when it is the kind of thing the question asks for."""
+        top = ranked[:VOTERS]
+        best = top[0].score
+        phrases = [answer_phrases(c.text, question) for c in top]
+        votes: dict[str, float] = {}
+        for candidate, found in zip(top, phrases, strict=True):
+            for phrase in found:
+                support = math.exp((candidate.score - best) / self.config.vote_temperature)
+                votes[phrase] = votes.get(phrase, 0.0) + support
+        if not votes:
+            return ranked
+        kind = expected_type(question)
+        if kind and self.config.type_weight:
+            names = list(votes)
+            vectors = self.store.embedder.encode([kind, *names])
+            for name, similarity in zip(names, vectors[1:] @ vectors[0], strict=True):
+                votes[name] *= math.exp(self.config.type_weight * float(similarity))
+        most = max(votes.values())
+        boosted = [
+            replace(c, score=c.score + self.config.vote_weight * max((votes[p] for p in found), default=0.0) / most)
+            for c, found in zip(top, phrases, strict=True)
+        ]
+        return sorted(boosted, key=lambda c: -c.score) + ranked[VOTERS:]
 
     def _choose(self, ranked: list[Candidate]) -> list[Candidate]:
         best = ranked[0]
@@ -112,41 +137,6 @@ def abstain(ranked: list[Candidate]) -> Answer:
         return Answer(text=ABSTAIN_TEXT + " No stored article matches the question.", abstained=True, citations=[])
     refs = " and ".join(f"[{c.n}]" for c in citations)
     return Answer(text=f"{ABSTAIN_TEXT} The closest passages are {refs}.", abstained=True, citations=citations)
-
-
-def answer_phrases(text: str, question_terms: set[str]) -> set[str]:
-    """Names and numbers in ``text`` that the question does not already contain (lower-cased)."""
-    found = set()
-    for match in _PHRASE.finditer(text):
-        words = WORD.findall(match.group().lower())
-        if match.start() == 0 and len(words) == 1 and words[0] in STOPWORDS:
-            continue
-        if all(w in question_terms or w in STOPWORDS for w in words):
-            continue
-        found.add(" ".join(w for w in words if w not in STOPWORDS))
-    return found
-
-
-def _boost_consensus(
-    ranked: list[Candidate], question_terms: set[str], weight: float, temperature: float
-) -> list[Candidate]:
-    """Raise sentences carrying the name or number that the best sentences agree on (answer redundancy:
-    the same answer stated by several sentences and sources is more likely right than a one-off)."""
-    top = ranked[:VOTERS]
-    best = top[0].score
-    phrases = [answer_phrases(c.text, question_terms) for c in top]
-    votes: dict[str, float] = {}
-    for candidate, found in zip(top, phrases, strict=True):
-        for phrase in found:
-            votes[phrase] = votes.get(phrase, 0.0) + math.exp((candidate.score - best) / temperature)
-    if not votes:
-        return ranked
-    most = max(votes.values())
-    boosted = [
-        replace(c, score=c.score + weight * max((votes[p] for p in found), default=0.0) / most)
-        for c, found in zip(top, phrases, strict=True)
-    ]
-    return sorted(boosted, key=lambda c: -c.score) + ranked[VOTERS:]
 
 
 def _sentences(passages: list[Passage]) -> list[Candidate]:

@@ -8,6 +8,7 @@ from corpus.registry import Filters
 from corpus.store import Store
 from ingest.pipeline import ingest
 from newsbot.config import Config
+from qa.answer_type import answer_phrases, expected_type
 from qa.chain import QA, rewrite_follow_up
 from qa.evaluation import citations_valid, contains_gold, normalize
 from qa.retrieval import collapse_duplicates, fuse
@@ -155,6 +156,33 @@ def test_squad_normalisation_and_containment():
     assert normalize("The U.S.  Army!") == "us army"
     assert contains_gold("It was the Majlis Mujahideen, they said.", ["majlis mujahideen"])
     assert not contains_gold("Nothing here.", ["Majlis"])
+    assert contains_gold("\u201cOman\u201d [1]", ["Oman"])  # a quoted answer still counts
+    assert contains_gold("Ben & Jerry\u2019s said", ["Ben & Jerry's"])
+    assert not contains_gold("Indiana", ["India"])
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Which country has offered to house US deportees?", "country"),
+        ("Which oil giant announced plans to cut 4,700 jobs?", "oil giant"),
+        ("What percentage of the vote did the AfD receive?", "percentage"),
+        ("How many people were on board?", "number"),
+        ("Who controls Derna?", "person"),
+        ("Where did the festival take place?", "place"),
+        ("Which US retailer is facing a 40-day boycott?", "us retailer"),
+        ("Is Derna quiet?", None),
+    ],
+)
+def test_the_expected_answer_type_is_the_question_focus(question: str, kind: str | None):
+    assert expected_type(question) == kind
+
+
+def test_answer_phrases_are_names_and_numbers_the_question_lacks():
+    found = answer_phrases(
+        "Yemen's detainees went to Oman on Monday, and 25% stayed in Cuba.", "Which country took Yemeni detainees?"
+    )
+    assert found == {"oman", "monday", "25%", "cuba"}
 
 
 def test_show_checks_a_valid_and_a_tampered_span(qa: QA, library):

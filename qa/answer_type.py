@@ -1,0 +1,66 @@
+"""What kind of thing a question asks for, and the names and numbers in a sentence that could be it.
+
+"Which country ...?" asks for a country, "What percentage ...?" for a percentage, "Who ...?" for a person: the
+expected answer type (the question's focus noun). The offline answerer embeds it beside each candidate name
+and prefers names that sit near it ("Oman" is nearer "country" than "Thursday" is), which lifted answers
+containing the gold text from 47 to 56 of 118 answerable RealTimeQA questions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from corpus.text import STOPWORDS, WORD
+
+_NAME = r"(?:[A-Z][\w'\u2019.-]*|\d[\d,.]*%?)"
+_PHRASE = re.compile(rf"{_NAME}(?:\s+(?:(?:of|the|and|de|al|for)\s+)?{_NAME})*")
+_FOCUS = re.compile(r"\b(?:which|what)\s+([^?]*)", re.IGNORECASE)
+_FOCUS_STOP = STOPWORDS | {"say", "says", "said", "became", "become", "recently", "now", "last", "been", "has"}
+_FOCUS_WORDS = 3
+_FIXED = (
+    (re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE), "number"),
+    (re.compile(r"\bwhat (?:percentage|percent|share)\b", re.IGNORECASE), "percentage"),
+    (re.compile(r"\bwhat year\b|\bwhen\b", re.IGNORECASE), "date"),
+)
+_TOKEN = re.compile(r"\w+%?")  # "25%" keeps its sign: it is what makes it a percentage
+_POSSESSIVE = re.compile(r"['\u2019]s\b")
+_PREFIX = 5  # "Yemeni" in the question rules out "Yemen" as its answer
+
+
+def expected_type(question: str) -> str | None:
+    """The question's focus ("country", "us retailer", "person"), or None when it names none."""
+    for pattern, kind in _FIXED:
+        if pattern.search(question):
+            return kind
+    focus = _FOCUS.search(question)
+    if focus:
+        head = []
+        for word in re.split(r"[^\w\s'-]", focus.group(1).lower())[0].split()[:_FOCUS_WORDS]:
+            if word in _FOCUS_STOP or (head and word.endswith("ed")):  # "which oil giant announced"
+                break
+            head.append(word)
+        if head:
+            return " ".join(head)
+    lowered = question.lower()
+    if re.search(r"\bwho\b", lowered):
+        return "person"
+    if re.search(r"\bwhere\b", lowered):
+        return "place"
+    return None
+
+
+def answer_phrases(text: str, question: str) -> set[str]:
+    """Names and numbers in ``text`` that the question does not already contain (lower-cased)."""
+    asked = set(WORD.findall(question.lower()))
+    found = set()
+    for match in _PHRASE.finditer(text):
+        name = _POSSESSIVE.sub("", match.group().lower())
+        content = [w for w in _TOKEN.findall(name) if w not in STOPWORDS]
+        if content and not all(_asked(w, asked) for w in content):
+            found.add(" ".join(content))
+    return found
+
+
+def _asked(word: str, asked: set[str]) -> bool:
+    """Whether a phrase word is one of the question's, or shares its first letters with one ("Yemen", "Yemeni")."""
+    return word in asked or any(len(word) >= _PREFIX and word[:_PREFIX] == other[:_PREFIX] for other in asked)
