@@ -3,9 +3,11 @@
 No generative model ships offline here, and none that does answered the design's questions correctly, so the
 default answer is made of verbatim sentences. Each candidate sentence is scored by its cosine similarity to
 the question plus the IDF-weighted share of the question's key terms it contains (lexical evidence mattered
-most in the prototype). The best sentence is quoted; a second one from another article joins it when it
-scores close, since a second source raised accuracy. Below a score floor the answerer abstains and shows
-the closest passages instead.
+most in the prototype). Then a vote: the names and numbers that the best sentences agree on raise the
+sentences carrying them, weighted by how near each name sits to the kind of thing the question asks for
+(qa/answer_type.py). The best sentence is quoted; sentences from other articles join it when they score
+close, since a second source raised accuracy. Below a score floor the answerer abstains and shows the
+closest passages instead.
 """
 
 from __future__ import annotations
