@@ -1,10 +1,9 @@
 """What kind of thing a question asks for, and the names and numbers in a sentence that could be it.
 
-"Which country ...?" asks for a country, "What percentage ...?" for a percentage: the expected answer type (the
-question's focus noun). "Who" and "where" get none: the model places "Derna" nearer "person" than "Kirsty
-Coventry", and typing them changed no answer on the benchmark. The offline answerer embeds it beside each candidate name
-and prefers names that sit near it ("Oman" is nearer "country" than "Thursday" is), which lifted answers
-containing the gold text from 47 to 56 of 118 answerable RealTimeQA questions.
+"Which country ...?" asks for a country, "What percentage ...?" for a percentage: the expected answer type, the
+question's focus. The offline answerer embeds it beside each candidate name and prefers names that sit near
+it ("Oman" is nearer "country" than "Thursday" is). "Who" and "where" get no type: the model places "Derna"
+nearer "person" than "Kirsty Coventry", and typing them changed no benchmark answer.
 """
 
 from __future__ import annotations
