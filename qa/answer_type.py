@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import re
 
-from corpus.text import STOPWORDS, WORD
+from corpus.text import IRREGULAR, STOPWORDS, WORD
 
 _NAME = r"(?:[A-Z][\w'\u2019.-]*|\d[\d,.]*%?)"
 _PHRASE = re.compile(rf"{_NAME}(?:\s+(?:(?:of|the|and|de|al|for)\s+)?{_NAME})*")
 _FOCUS = re.compile(r"\b(?:which|what)\s+([^?]*)", re.IGNORECASE)
-_FOCUS_STOP = STOPWORDS | {"say", "says", "said", "became", "become", "recently", "now", "last", "been", "has"}
+_FOCUS_STOP = STOPWORDS | IRREGULAR.keys() | {"say", "says", "recently", "now", "last", "may", "might", "must", "shall"}
 _FOCUS_WORDS = 3
 _FIXED = (
     (re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE), "number"),
     (re.compile(r"\bwhat (?:percentage|percent|share)\b", re.IGNORECASE), "percentage"),
     (re.compile(r"\bwhat year\b|\bwhen\b", re.IGNORECASE), "date"),
 )
-_TOKEN = re.compile(r"\w+%?")  # "25%" keeps its sign: it is what makes it a percentage
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|\w+")  # "20.8%" stays one token, and keeps the sign that makes it a percentage
+_INITIALS = re.compile(r"\b([a-z])\.(?=[a-z]\b)")  # "U.S." is "us", not "u s"
 _POSSESSIVE = re.compile(r"['\u2019]s\b")
 _PREFIX = 5  # "Yemeni" in the question rules out "Yemen" as its answer
 
@@ -49,7 +50,7 @@ def answer_phrases(text: str, question: str) -> set[str]:
     asked = set(WORD.findall(question.lower()))
     found = set()
     for match in _PHRASE.finditer(text):
-        name = _POSSESSIVE.sub("", match.group().lower())
+        name = _INITIALS.sub(r"\1", _POSSESSIVE.sub("", match.group().lower()))
         content = [w for w in _TOKEN.findall(name) if w not in STOPWORDS]
         if content and not all(_asked(w, asked) for w in content):
             found.add(" ".join(content))

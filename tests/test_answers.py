@@ -170,6 +170,8 @@ def test_squad_normalisation_and_containment():
         ("How many people were on board?", "number"),
         ("Who controls Derna?", None),
         ("Which US retailer is facing a 40-day boycott?", "us retailer"),
+        ("Which US currency may be on the way out?", "us currency"),
+        ("Which NFL team won the Super Bowl?", "nfl team"),
         ("Is Derna quiet?", None),
     ],
 )
@@ -182,6 +184,11 @@ def test_answer_phrases_are_names_and_numbers_the_question_lacks():
         "Yemen's detainees went to Oman on Monday, and 25% stayed in Cuba.", "Which country took Yemeni detainees?"
     )
     assert found == {"oman", "monday", "25%", "cuba"}
+    assert answer_phrases("The U.S. share rose to 20.8% in Washington, D.C.", "Why did US shares rise?") == {
+        "20.8%",
+        "washington",
+        "dc",
+    }
 
 
 def test_show_checks_a_valid_and_a_tampered_span(qa: QA, library):
