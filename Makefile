@@ -1,4 +1,5 @@
-# Quick start: `make demo` (set up, ingest the sample articles, ask a question) and `make test`.
+# Quick start: `make demo` (set up, ingest the sample articles, ask a question, score our sample questions)
+# and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/newsbot ingest examples/articles
 	$(BIN)/newsbot stats
 	$(BIN)/newsbot ask "Who controls Derna?"
+	$(BIN)/newsbot eval examples/questions.jsonl --baseline
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -86,7 +86,7 @@ class AnswerConfig(_Section):
     keyword_weight: float = Field(0.5, ge=0)
     second_quote_ratio: float = Field(0.5, ge=0, le=1)
     max_quotes: int = Field(3, ge=1, le=10)
-    one_quote_per_article: bool = True
+    other_articles_first: bool = True
     vote_weight: float = Field(0.6, ge=0)
     vote_temperature: float = Field(0.3, gt=0)
     type_weight: float = Field(4.0, ge=0)

@@ -106,25 +106,37 @@ class ExtractiveAnswerer:
         budget = self.config.max_words
         chosen = [_fit(best, budget)]
         used = _words(chosen[0].text)
-        for other in ranked[1:]:
-            if len(chosen) >= self.config.max_quotes or other.score < self.config.second_quote_ratio * best.score:
-                break
-            same_article = any(c.passage.article_id == other.passage.article_id for c in chosen)
-            if (self.config.one_quote_per_article and same_article) or used + _words(other.text) > budget:
-                continue
-            chosen.append(other)
-            used += _words(other.text)
+        close = [c for c in ranked[1:] if c.score >= self.config.second_quote_ratio * best.score]
+        # Another source first (a second source raised accuracy), then the same article's next best
+        # sentences: a question only one article answers still gets its budget (+4 of 119 on the benchmark).
+        passes = (True, False) if self.config.other_articles_first else (False,)
+        for other_articles_only in passes:
+            for other in close:
+                if len(chosen) >= self.config.max_quotes:
+                    break
+                same_article = any(c.passage.article_id == other.passage.article_id for c in chosen)
+                if (other_articles_only and same_article) or other in chosen or used + _words(other.text) > budget:
+                    continue
+                chosen.append(other)
+                used += _words(other.text)
         return chosen
 
     def _compose(self, chosen: list[Candidate]) -> Answer:
-        """Quotes newest report first, each introduced by its source and date."""
-        chosen = sorted(chosen, key=lambda c: c.passage.published or "", reverse=True)
+        """Quotes newest report first, each introduced by its source and date; quotes of one article together,
+        in the article's order."""
+        first_chosen: dict[str, int] = {}
+        for candidate in chosen:
+            first_chosen.setdefault(candidate.passage.article_id, len(first_chosen))
+        chosen = sorted(chosen, key=lambda c: (first_chosen[c.passage.article_id], c.start))
+        chosen.sort(key=lambda c: c.passage.published or "", reverse=True)  # stable: keeps the grouping
         citations = [citation_for(n, c.passage, c.start, c.end) for n, c in enumerate(chosen, start=1)]
         parts = []
         for previous, citation in zip([None, *citations], citations, strict=False):
             quote = f"“{_flat(citation.quote)}” [{citation.n}]"
             if previous is None:
                 parts.append(f"According to {_report(citation)}: {quote}")
+            elif citation.article_id == previous.article_id:
+                parts.append(f"The same report: {quote}")
             elif citation.published and previous.published and citation.published < previous.published:
                 parts.append(f"An earlier report ({_describe(citation)}) said: {quote}")
             else:

@@ -1,0 +1,90 @@
+"""`newsbot eval` end to end: our own question format on the bundled samples, and the RealTimeQA layout with
+its two scopes, through the real CLI, store and model."""
+
+import json
+from pathlib import Path
+
+from tests.conftest import ROOT, SAMPLES
+from tests.test_cli import newsbot_env, run
+
+QUESTIONS = ROOT / "examples" / "questions.jsonl"
+
+
+def eval_json(*args: str, env: dict[str, str]) -> dict:
+    done = run("eval", *args, "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_eval_own_questions_on_the_samples(tmp_path: Path):
+    env = newsbot_env(tmp_path / "store")
+    assert run("ingest", str(SAMPLES), env=env).returncode == 0
+    report = eval_json(str(QUESTIONS), "--baseline", env=env)
+    summary, rows = report["summary"], {row["id"]: row for row in report["questions"]}
+    assert (summary["questions"], summary["answerable"]) == (9, 8)
+    assert set(summary["methods"]) == {"newsbot", "first-words control"}
+    newsbot = summary["methods"]["newsbot"]
+    assert newsbot["citation_validity"] == 1.0
+    assert newsbot["contains_gold_answerable"] >= 0.75  # 7 of 8 at this commit; the control answers 6
+    assert summary["retrieval_hit_at"]["10"] == 1.0
+    assert not rows["football-unanswerable"]["answerable"]
+    assert rows["football-unanswerable"]["newsbot"]["abstained"]
+    assert rows["nepal-epicentre"]["newsbot"]["contains_gold"]  # a second quote from the one article that says it
+    assert rows["derna-control"]["first_hit_rank"] == 1
+
+
+def write_week(folder: Path) -> Path:
+    """A RealTimeQA-shaped week of our own: each question's search returned one article; the second question's
+    answer is only in the first question's article."""
+    lighthouse = {
+        "url": "https://week.example/lighthouse",
+        "title": "Harbour lighthouse relit",
+        "text": "The old harbour lighthouse at Port Ellis was relit on Monday after a two-year repair. "
+        "The repair was paid for by the Ellis Maritime Trust, a local charity.",
+        "publish_date": "2099/01/01",
+    }
+    ferry = {
+        "url": "https://week.example/ferry",
+        "title": "Ferry timetable changes",
+        "text": "The island ferry will sail twice a day from March. Its operator said winter storms had "
+        "damaged the northern pier.",
+        "publish_date": "2099/01/02",
+    }
+    questions = [
+        {
+            "question_sentence": "Which charity paid for the lighthouse repair?",
+            "choices": ["Ellis Maritime Trust", "Red Cross"],
+            "answer": ["0"],
+        },
+        {
+            "question_sentence": "Who paid for the repair in Port Ellis?",
+            "choices": ["Harbour Board", "Ellis Maritime Trust"],
+            "answer": ["1"],
+        },
+    ]
+    qa_lines, gcs_lines = [], []
+    for number, (question, article) in enumerate(zip(questions, [lighthouse, ferry], strict=True)):
+        qid = f"20990101_{number}"
+        qa_lines.append(json.dumps({"question_id": qid, **question}))
+        gcs_lines.append(json.dumps({"question_id": qid, "search_time": "", "search_result": [article]}))
+    (folder / "20990101_gcs.jsonl").write_text("\n".join(gcs_lines) + "\n", encoding="utf-8")
+    path = folder / "20990101_qa.jsonl"
+    path.write_text("\n".join(qa_lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_eval_realtimeqa_layout_scopes_questions_to_their_own_search_results(tmp_path: Path):
+    questions = write_week(tmp_path)
+    env = newsbot_env(tmp_path / "unused-store")
+    work = str(tmp_path / "work")
+    by_question = eval_json(str(questions), "--work-dir", work, env=env)
+    assert (by_question["summary"]["questions"], by_question["summary"]["answerable"]) == (2, 1)
+    first, second = by_question["questions"]
+    assert first["answerable"] and first["newsbot"]["contains_gold"]
+    assert not second["answerable"]  # its own search result does not hold the answer
+    by_week = eval_json(str(questions), "--scope", "week", "--work-dir", work, env=env)
+    assert by_week["summary"]["answerable"] == 2
+    assert all(row["newsbot"]["contains_gold"] for row in by_week["questions"])
+    week_store = newsbot_env(tmp_path / "work" / "20990101", NEWSBOT_STORE__CHROMA__COLLECTION="eval-20990101")
+    stats = run("stats", "--json", env=week_store)
+    assert json.loads(stats.stdout)["articles"] == 2  # the week's store is reused, not filled twice
