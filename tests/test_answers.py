@@ -19,16 +19,17 @@ from tests.conftest import SAMPLES, SHARED_DATA, make_config
 SEED = SHARED_DATA / "seed" / "derna-2015-06-14.txt"
 
 KNOWN_GAP = pytest.mark.xfail(
-    SEED.exists(),  # our samples alone are answered right; with the seed article stored they are not
+    SEED.exists(),  # our samples alone, and the seed alone, are answered right; the two together are not
     strict=True,
-    reason="open in issue 3: the seed's sentences on Majlis's roots ('rebel groups who fought Gaddafi') outscore "
-    "the ones on its war with Islamic State; a strict xfail, so a fix makes this test fail until the mark is removed",
+    reason="open in issue 3: with the seed and our samples stored, two sentences on Majlis's roots ('rebel groups "
+    "who fought Gaddafi', one from each) fill the answer before any on its war with Islamic State; a strict xfail, "
+    "so a fix makes this test fail until the mark is removed",
 )
 DESIGN_QUESTIONS = [
     ("Who controls Derna?", "Majlis"),
     ("Who backs the internationally recognized government?", "former Gaddafi"),
     ("Who governs Tripoli?", "self-declared government"),
-    pytest.param("Who did Majlis fight in Derna?", "Islamic State", marks=KNOWN_GAP),
+    ("Who did Majlis fight in Derna?", "Islamic State"),
 ]
 
 
@@ -52,7 +53,10 @@ def assert_verifiable(answer: Answer, store: Store) -> None:
         assert f"[{citation.n}]" in answer.text
 
 
-@pytest.mark.parametrize(("question", "expected"), DESIGN_QUESTIONS)
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [*DESIGN_QUESTIONS[:3], pytest.param(*DESIGN_QUESTIONS[3], marks=KNOWN_GAP)],
+)
 def test_design_questions_are_answered_with_the_right_passage_cited(qa: QA, library, question: str, expected: str):
     answer, _ = qa.ask(question)
     assert not answer.abstained
