@@ -87,6 +87,7 @@ class AnswerConfig(_Section):
     second_quote_ratio: float = Field(0.5, ge=0, le=1)
     max_quotes: int = Field(3, ge=1, le=10)
     other_articles_first: bool = True
+    redundancy: float = Field(0.8, gt=0, le=1)
     vote_weight: float = Field(0.6, ge=0)
     vote_temperature: float = Field(0.3, gt=0)
     type_weight: float = Field(4.0, ge=0)

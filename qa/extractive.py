@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
+
+import numpy as np
 
 from corpus.sentences import sentence_spans
 from corpus.store import Store
@@ -36,6 +38,7 @@ class Candidate:
     text: str
     score: float = 0.0
     evidence: float = 0.0  # similarity + key-term share, before the consensus boost: decides abstention
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)  # the sentence's embedding
 
 
 class ExtractiveAnswerer:
@@ -64,11 +67,11 @@ class ExtractiveAnswerer:
         vectors = self.store.embedder.encode([question] + [c.text for c in candidates])
         similarity = vectors[1:] @ vectors[0]
         scored = []
-        for candidate, cosine in zip(candidates, similarity, strict=True):
+        for candidate, cosine, vector in zip(candidates, similarity, vectors[1:], strict=True):
             present = {stem(w) for w in WORD.findall(candidate.text.lower())}
             lexical = sum(w for t, w in weights.items() if t in present) / total
             score = float(cosine) + self.config.keyword_weight * lexical
-            scored.append(replace(candidate, score=score, evidence=score))
+            scored.append(replace(candidate, score=score, evidence=score, vector=vector))
         scored.sort(key=lambda c: -c.score)
         if not self.config.vote_weight:
             return scored
@@ -117,6 +120,8 @@ class ExtractiveAnswerer:
                 same_article = any(c.passage.article_id == other.passage.article_id for c in chosen)
                 if (other_articles_only and same_article) or other in chosen or used + _words(other.text) > budget:
                     continue
+                if any(_similarity(other, c) >= self.config.redundancy for c in chosen):
+                    continue  # a paraphrase of a chosen quote adds words, not information
                 chosen.append(other)
                 used += _words(other.text)
         return chosen
@@ -171,6 +176,12 @@ def _is_statement(text: str) -> bool:
     """Questions and headings state nothing a reader could rely on as an answer."""
     stripped = text.rstrip("\"'\u201d\u2019) ")
     return not stripped.endswith("?") and not text.lstrip().startswith("#")
+
+
+def _similarity(one: Candidate, other: Candidate) -> float:
+    if one.vector is None or other.vector is None:
+        return 0.0
+    return float(one.vector @ other.vector)
 
 
 def _fit(candidate: Candidate, budget: int) -> Candidate:

@@ -18,13 +18,6 @@ from tests.conftest import SAMPLES, SHARED_DATA, make_config
 
 SEED = SHARED_DATA / "seed" / "derna-2015-06-14.txt"
 
-KNOWN_GAP = pytest.mark.xfail(
-    SEED.exists(),  # our samples alone, and the seed alone, are answered right; the two together are not
-    strict=True,
-    reason="open in issue 3: with the seed and our samples stored, two sentences on Majlis's roots ('rebel groups "
-    "who fought Gaddafi', one from each) fill the answer before any on its war with Islamic State; a strict xfail, "
-    "so a fix makes this test fail until the mark is removed",
-)
 DESIGN_QUESTIONS = [
     ("Who controls Derna?", "Majlis"),
     ("Who backs the internationally recognized government?", "former Gaddafi"),
@@ -53,10 +46,7 @@ def assert_verifiable(answer: Answer, store: Store) -> None:
         assert f"[{citation.n}]" in answer.text
 
 
-@pytest.mark.parametrize(
-    ("question", "expected"),
-    [*DESIGN_QUESTIONS[:3], pytest.param(*DESIGN_QUESTIONS[3], marks=KNOWN_GAP)],
-)
+@pytest.mark.parametrize(("question", "expected"), DESIGN_QUESTIONS)
 def test_design_questions_are_answered_with_the_right_passage_cited(qa: QA, library, question: str, expected: str):
     answer, _ = qa.ask(question)
     assert not answer.abstained
