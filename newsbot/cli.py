@@ -214,15 +214,19 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         _print_json({"summary": summary, "questions": report.rows})
         return EXIT_OK
-    print(f"questions {summary['questions']}, answerable {summary['answerable']}")
-    hits = ", ".join(f"@{k} {_percent(v)}" for k, v in summary["retrieval_hit_at"].items())
-    print(f"retrieval hit (answerable): {hits}")
-    header = ("method", "gold (answerable)", "gold (all)", "abstained", "citations ok", "median ms")
+    print(
+        f"questions {summary['questions']}, answerable {summary['answerable']}, stated in context {summary['stated']}"
+    )
+    for subset, key in (("answerable", "retrieval_hit_at"), ("stated", "retrieval_hit_at_stated")):
+        hits = ", ".join(f"@{k} {_percent(v)}" for k, v in summary[key].items())
+        print(f"retrieval hit ({subset}): {hits}")
+    header = ("method", "gold (answerable)", "gold (stated)", "gold (all)", "abstained", "citations ok", "median ms")
     print("".join(f"{h:<22}" if i == 0 else f"{h:>{len(h) + 2}}" for i, h in enumerate(header)))
     for name, m in summary["methods"].items():
         print(
-            f"{name:<22}{_percent(m['contains_gold_answerable']):>19}{_percent(m['contains_gold_all']):>12}"
-            f"{_percent(m['abstention_rate']):>11}{_percent(m['citation_validity']):>14}{m['median_latency_ms']:>11}"
+            f"{name:<22}{_percent(m['contains_gold_answerable']):>19}{_percent(m['contains_gold_stated']):>15}"
+            f"{_percent(m['contains_gold_all']):>12}{_percent(m['abstention_rate']):>11}"
+            f"{_percent(m['citation_validity']):>14}{m['median_latency_ms']:>11}"
         )
     return EXIT_OK
 

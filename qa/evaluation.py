@@ -5,7 +5,10 @@ Two question formats:
   their own (under the work folder, reused on later runs) and its questions are asked without the choices.
   The gold answer is ``choices[int(answer[0])]``.
 - Our own JSONL: ``{"question": ..., "answers": [...]}`` a line, asked against the configured store.
-A question is "answerable" when a gold text occurs in some article of the store it is asked against.
+A question is "answerable" when a gold text occurs in some article of the store it is asked against, and
+"stated" when, further, a sentence holding the gold text shares at least two of the question's key terms: the
+articles say the answer in context instead of mentioning the words in passing ("Los Angeles" in a story on a
+San Diego fire does not state which city burned). Scores are reported for both.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from corpus.registry import Filters
+from corpus.sentences import sentence_spans
 from corpus.store import Store
+from corpus.text import WORD, content_terms, stem
 from corpus.types import article_id as article_id_of
 from ingest.formats import InputError, article_from_record
 from newsbot.config import Config
 from qa.types import Answer, Passage
 
 HIT_AT = (1, 4, 10)
+STATED_TERMS = 2  # key terms of the question a sentence must share to state the answer rather than mention it
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -45,6 +51,7 @@ class EvalQuestion:
 class MethodScore:
     contains: int = 0
     contains_answerable: int = 0
+    contains_stated: int = 0
     abstained: int = 0
     citations: int = 0
     citations_valid: int = 0
@@ -55,7 +62,9 @@ class MethodScore:
 class EvalReport:
     questions: int = 0
     answerable: int = 0
+    stated: int = 0
     hits: dict[int, int] = field(default_factory=lambda: dict.fromkeys(HIT_AT, 0))
+    hits_stated: dict[int, int] = field(default_factory=lambda: dict.fromkeys(HIT_AT, 0))
     methods: dict[str, MethodScore] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -67,9 +76,12 @@ class EvalReport:
             "questions": self.questions,
             "answerable": self.answerable,
             "retrieval_hit_at": {str(k): share(v, self.answerable) for k, v in self.hits.items()},
+            "stated": self.stated,
+            "retrieval_hit_at_stated": {str(k): share(v, self.stated) for k, v in self.hits_stated.items()},
             "methods": {
                 name: {
                     "contains_gold_answerable": share(m.contains_answerable, self.answerable),
+                    "contains_gold_stated": share(m.contains_stated, self.stated),
                     "contains_gold_all": share(m.contains, self.questions),
                     "abstention_rate": share(m.abstained, self.questions),
                     "citation_validity": share(m.citations_valid, m.citations) if m.citations else 1.0,
@@ -100,6 +112,19 @@ def contains_gold(text: str, gold: Iterable[str]) -> bool:
 def contains_normalized(text: str, golds: Iterable[str]) -> bool:
     padded = f" {text} "
     return any(g and f" {g} " in padded for g in golds)
+
+
+def states_answer(text: str, golds: list[str], question: str) -> bool:
+    """Whether a sentence of ``text`` holds a (normalised) gold answer and shares at least ``STATED_TERMS`` of
+    the question's key terms (all of them when it has fewer)."""
+    terms = {stem(t) for t in content_terms(question)}
+    needed = min(STATED_TERMS, len(terms))
+    sentences = (text[start:end] for start, end in sentence_spans(text))
+    return any(
+        contains_normalized(normalize(sentence), golds)
+        and len(terms & {stem(w) for w in WORD.findall(sentence.lower())}) >= needed
+        for sentence in sentences
+    )
 
 
 def citations_valid(answer: Answer, store: Store) -> tuple[int, int]:
@@ -196,15 +221,19 @@ def evaluate(
         golds = [normalize(g) for g in question.gold if normalize(g)]
         filters = scope_filter(store, question.keys)
         scope = texts if filters is None else {a: texts[a] for a in filters.article_ids or ()}
-        answerable = any(contains_normalized(text, golds) for text in scope.values())
+        holding = [a for a, text in scope.items() if contains_normalized(text, golds)]
+        answerable = bool(holding)
+        stated = any(states_answer(store.registry.article(a).text, golds, question.question) for a in holding)
         started = time.perf_counter()
         answer, passages = ask(question.question, filters=filters)
         latency = (time.perf_counter() - started) * 1000
         report.questions += 1
         report.answerable += answerable
+        report.stated += stated
         ranks = [i for i, p in enumerate(passages) if contains_normalized(normalize(p.text), golds)]
         for k in HIT_AT:
             report.hits[k] += answerable and bool(ranks) and ranks[0] < k
+            report.hits_stated[k] += stated and bool(ranks) and ranks[0] < k
         outcomes = {"newsbot": (answer, latency)}
         if baseline_words:  # the control's only work is retrieval
             control = first_words_control(passages, baseline_words)
@@ -214,6 +243,7 @@ def evaluate(
             "question": question.question,
             "gold": list(question.gold),
             "answerable": answerable,
+            "stated": stated,
             "first_hit_rank": ranks[0] + 1 if ranks else None,
         }
         for name, (result, spent) in outcomes.items():
@@ -221,6 +251,7 @@ def evaluate(
             hit = contains_normalized(normalize(result.text), golds)
             score.contains += hit
             score.contains_answerable += hit and answerable
+            score.contains_stated += hit and stated
             score.abstained += result.abstained
             valid, total = citations_valid(result, store)
             score.citations_valid += valid

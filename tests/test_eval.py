@@ -22,6 +22,8 @@ def test_eval_own_questions_on_the_samples(tmp_path: Path):
     report = eval_json(str(QUESTIONS), "--baseline", env=env)
     summary, rows = report["summary"], {row["id"]: row for row in report["questions"]}
     assert (summary["questions"], summary["answerable"]) == (9, 8)
+    assert summary["stated"] == 7  # New Horizons' launch date sits in a sentence that says "the spacecraft"
+    assert not rows["pluto-launch"]["stated"] and rows["derna-control"]["stated"]
     assert set(summary["methods"]) == {"newsbot", "first-words control"}
     newsbot = summary["methods"]["newsbot"]
     assert newsbot["citation_validity"] == 1.0
@@ -35,7 +37,7 @@ def test_eval_own_questions_on_the_samples(tmp_path: Path):
 
 def write_week(folder: Path) -> Path:
     """A RealTimeQA-shaped week of our own: each question's search returned one article; the second question's
-    answer is only in the first question's article."""
+    answer is only in the first question's article; the third's gold words occur only in passing."""
     lighthouse = {
         "url": "https://week.example/lighthouse",
         "title": "Harbour lighthouse relit",
@@ -47,7 +49,7 @@ def write_week(folder: Path) -> Path:
         "url": "https://week.example/ferry",
         "title": "Ferry timetable changes",
         "text": "The island ferry will sail twice a day from March. Its operator said winter storms had "
-        "damaged the northern pier.",
+        "damaged the northern pier. Tickets are sold at the Harbour Board office.",
         "publish_date": "2099/01/02",
     }
     questions = [
@@ -62,8 +64,15 @@ def write_week(folder: Path) -> Path:
             "answer": ["1"],
         },
     ]
+    questions.append(
+        {
+            "question_sentence": "Who will run the new maritime museum?",
+            "choices": ["Harbour Board", "Ellis Maritime Trust"],
+            "answer": ["0"],
+        }
+    )
     qa_lines, gcs_lines = [], []
-    for number, (question, article) in enumerate(zip(questions, [lighthouse, ferry], strict=True)):
+    for number, (question, article) in enumerate(zip(questions, [lighthouse, ferry, ferry], strict=True)):
         qid = f"20990101_{number}"
         qa_lines.append(json.dumps({"question_id": qid, **question}))
         gcs_lines.append(json.dumps({"question_id": qid, "search_time": "", "search_result": [article]}))
@@ -78,13 +87,16 @@ def test_eval_realtimeqa_layout_scopes_questions_to_their_own_search_results(tmp
     env = newsbot_env(tmp_path / "unused-store")
     work = str(tmp_path / "work")
     by_question = eval_json(str(questions), "--work-dir", work, env=env)
-    assert (by_question["summary"]["questions"], by_question["summary"]["answerable"]) == (2, 1)
-    first, second = by_question["questions"]
-    assert first["answerable"] and first["newsbot"]["contains_gold"]
+    summary = by_question["summary"]
+    assert (summary["questions"], summary["answerable"], summary["stated"]) == (3, 2, 1)
+    first, second, third = by_question["questions"]
+    assert first["answerable"] and first["stated"] and first["newsbot"]["contains_gold"]
     assert not second["answerable"]  # its own search result does not hold the answer
+    assert third["answerable"] and not third["stated"]  # "Harbour Board" is only where tickets are sold
+    assert summary["retrieval_hit_at_stated"]["10"] == 1.0
     by_week = eval_json(str(questions), "--scope", "week", "--work-dir", work, env=env)
-    assert by_week["summary"]["answerable"] == 2
-    assert all(row["newsbot"]["contains_gold"] for row in by_week["questions"])
+    assert (by_week["summary"]["answerable"], by_week["summary"]["stated"]) == (3, 2)
+    assert all(row["newsbot"]["contains_gold"] for row in by_week["questions"][:2])
     week_store = newsbot_env(tmp_path / "work" / "20990101", NEWSBOT_STORE__CHROMA__COLLECTION="eval-20990101")
     stats = run("stats", "--json", env=week_store)
     assert json.loads(stats.stdout)["articles"] == 2  # the week's store is reused, not filled twice
