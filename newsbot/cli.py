@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_cmd.add_argument("questions", nargs="+", metavar="QUESTIONS")
     evaluate_cmd.add_argument("--json", action="store_true")
     evaluate_cmd.add_argument("--baseline", action="store_true", help="also score the first-words control")
+    evaluate_cmd.add_argument(
+        "--naive-llm",
+        action="store_true",
+        help="also score a naive pipeline: the 4 nearest chunks pasted into one unchecked call to the configured LLM",
+    )
     evaluate_cmd.add_argument("--work-dir", default="var/eval", help="where per-week RealTimeQA stores are kept")
     evaluate_cmd.add_argument("--limit", type=int, default=0, help="at most this many questions per file")
     evaluate_cmd.add_argument(
@@ -193,6 +198,8 @@ def _show(args: argparse.Namespace, config: Config) -> int:
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:
+    if args.naive_llm and config.llm.provider != "openai":
+        return _fail("--naive-llm needs an LLM: set llm.provider to openai, and llm.base_url and llm.model")
     report = EvalReport()
     for path in map(Path, args.questions):
         corpus = realtimeqa_corpus(path)
@@ -208,7 +215,8 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
         with Store(scope) as store:
             qa = QA(store, scope)
             control = config.answer.max_words if args.baseline else None
-            evaluate(questions, store, qa.ask, report, baseline_words=control)
+            naive = qa.naive_llm if args.naive_llm else None
+            evaluate(questions, store, qa.ask, report, baseline_words=control, naive=naive)
         print(f"{path.name}: {len(questions)} questions", file=sys.stderr)
     summary = report.summary()
     if args.json:

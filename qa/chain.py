@@ -22,6 +22,7 @@ from qa.llm import LlmAnswerer
 from qa.retrieval import HybridRetriever
 from qa.types import Answer, Passage
 
+NAIVE_K = 4  # chunks the naive pipeline stuffs into its prompt (LangChain's retriever default)
 _FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|so|what about|how about)\b|\b(it|its|they|them|their|he|she|him|her|his|this|that|these|"
     r"those|there|then)\b",
@@ -59,6 +60,19 @@ class QA:
         """The chain's steps, returning the retrieved passages beside the answer."""
         state = self._prepare.invoke({"question": question, "history": list(history), "filters": filters})
         return self._answer(state), state["passages"]
+
+    def naive_llm(self, question: str, filters: Filters | None = None) -> Answer:
+        """The naive pipeline the issue measured, for eval's comparison: the nearest chunks by embedding alone,
+        pasted into a plain prompt for the configured LLM, its reply unchecked."""
+        if self.llm is None:
+            raise ValueError("the naive LLM pipeline needs llm.provider: openai")
+        filters = filters or Filters()
+        passages: list[Passage] = []
+        if filters.article_ids is None or filters.article_ids:
+            hits = self.store.vectors.query(self.store.embedder.encode([question])[0], NAIVE_K, filters.chroma_where())
+            records = self.store.registry.chunk_records([cid for cid, _ in hits])
+            passages = [Passage(**records[cid], score=score) for cid, score in hits if cid in records]
+        return self.llm.naive(question, passages)
 
     def _rewrite(self, inputs: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()

@@ -214,8 +214,10 @@ def evaluate(
     report: EvalReport,
     *,
     baseline_words: int | None = None,
+    naive: Callable[[str, Filters | None], Answer] | None = None,
 ) -> None:
-    """Ask every question against ``store`` (``ask`` is ``QA.ask``) and add the scores to ``report``."""
+    """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``naive``, when given, ``QA.naive_llm``)
+    and add the scores to ``report``."""
     texts = {a: normalize(store.registry.article(a).text) for a in store.registry.article_ids()}
     for question in questions:
         golds = [normalize(g) for g in question.gold if normalize(g)]
@@ -238,6 +240,9 @@ def evaluate(
         if baseline_words:  # the control's only work is retrieval
             control = first_words_control(passages, baseline_words)
             outcomes["first-words control"] = (control, answer.timings.get("retrieve_ms", latency))
+        if naive is not None:
+            started = time.perf_counter()
+            outcomes["naive LLM"] = (naive(question.question, filters), (time.perf_counter() - started) * 1000)
         row: dict[str, Any] = {
             "id": question.id,
             "question": question.question,

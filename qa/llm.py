@@ -22,9 +22,11 @@ from newsbot.config import LlmConfig
 from qa.extractive import ExtractiveAnswerer, abstain
 from qa.prompts import (
     ANSWER_SYSTEM,
+    NAIVE_SYSTEM,
     NOT_ANSWERED,
     REWRITE_SYSTEM,
     answer_user_message,
+    naive_user_message,
     rewrite_user_message,
 )
 from qa.types import Answer, Citation, Passage, citation_for
@@ -82,6 +84,15 @@ class LlmAnswerer:
             answer.notes.append("the LLM found no answer in the passages")
             return answer
         return self._checked(question, reply, passages)
+
+    def naive(self, question: str, passages: list[Passage]) -> Answer:
+        """The model's reply as is, from a plain prompt: the naive pipeline eval compares newsbot with. No
+        citations, no checks; a failure is an empty answer."""
+        try:
+            reply = self._complete(NAIVE_SYSTEM, naive_user_message(question, passages))
+        except Exception as exc:
+            return Answer(text="", abstained=True, citations=[], notes=[f"LLM unavailable ({type(exc).__name__})"])
+        return Answer(text=reply.strip(), abstained=False, citations=[])
 
     def _complete(self, system: str, user: str) -> str:
         message = self.model.invoke([SystemMessage(system), HumanMessage(user)])

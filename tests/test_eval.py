@@ -4,7 +4,8 @@ its two scopes, through the real CLI, store and model."""
 import json
 from pathlib import Path
 
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import ROOT, SAMPLES, WebServer
+from tests.fake_openai import FakeOpenAI
 from tests.test_cli import newsbot_env, run
 
 QUESTIONS = ROOT / "examples" / "questions.jsonl"
@@ -33,6 +34,31 @@ def test_eval_own_questions_on_the_samples(tmp_path: Path):
     assert rows["football-unanswerable"]["newsbot"]["abstained"]
     assert rows["nepal-epicentre"]["newsbot"]["contains_gold"]  # a second quote from the one article that says it
     assert rows["derna-control"]["first_hit_rank"] == 1
+
+
+def test_eval_scores_a_naive_llm_pipeline_beside_newsbot(tmp_path: Path, web: WebServer):
+    llm = FakeOpenAI(web)
+    store = tmp_path / "store"
+    assert run("ingest", str(SAMPLES), env=newsbot_env(store)).returncode == 0
+    refused = run("eval", str(QUESTIONS), "--naive-llm", env=newsbot_env(store))
+    assert refused.returncode == 2 and "--naive-llm needs an LLM" in refused.stderr
+    questions = len(QUESTIONS.read_text(encoding="utf-8").splitlines())
+    for number in range(questions):  # per question: newsbot's LLM call (a 500: it answers offline), the naive one
+        llm.replies += [500, "Majlis Mujahideen holds it." if number == 0 else "I could not tell."]
+    env = newsbot_env(
+        store, NEWSBOT_LLM__PROVIDER="openai", NEWSBOT_LLM__BASE_URL=llm.base_url, NEWSBOT_LLM__MODEL="scripted"
+    )
+    report = eval_json(str(QUESTIONS), "--naive-llm", env=env)
+    naive = report["summary"]["methods"]["naive LLM"]
+    assert naive["contains_gold_answerable"] == 1 / 8
+    assert report["questions"][0]["naive LLM"]["text"] == "Majlis Mujahideen holds it."
+    assert report["summary"]["methods"]["newsbot"]["contains_gold_answerable"] >= 0.75  # offline fallback
+    prompts = [
+        r["messages"][-1]["content"] for r in llm.requests if r["messages"][-1]["content"].startswith("Context:")
+    ]
+    assert len(prompts) == questions
+    assert "Derna" in prompts[0] and "Question: Who controls Derna?" in prompts[0]
+    assert not llm.replies
 
 
 def write_week(folder: Path) -> Path:
