@@ -66,13 +66,7 @@ class QA:
         pasted into a plain prompt for the configured LLM, its reply unchecked."""
         if self.llm is None:
             raise ValueError("the naive LLM pipeline needs llm.provider: openai")
-        filters = filters or Filters()
-        passages: list[Passage] = []
-        if filters.article_ids is None or filters.article_ids:
-            hits = self.store.vectors.query(self.store.embedder.encode([question])[0], NAIVE_K, filters.chroma_where())
-            records = self.store.registry.chunk_records([cid for cid, _ in hits])
-            passages = [Passage(**records[cid], score=score) for cid, score in hits if cid in records]
-        return self.llm.naive(question, passages)
+        return self.llm.naive(question, self.retriever.nearest(question, NAIVE_K, filters))
 
     def _rewrite(self, inputs: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()

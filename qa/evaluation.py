@@ -218,14 +218,15 @@ def evaluate(
 ) -> None:
     """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``naive``, when given, ``QA.naive_llm``)
     and add the scores to ``report``."""
-    texts = {a: normalize(store.registry.article(a).text) for a in store.registry.article_ids()}
+    originals = {a: store.registry.article(a).text for a in store.registry.article_ids()}
+    texts = {a: normalize(text) for a, text in originals.items()}
     for question in questions:
         golds = [normalize(g) for g in question.gold if normalize(g)]
         filters = scope_filter(store, question.keys)
         scope = texts if filters is None else {a: texts[a] for a in filters.article_ids or ()}
         holding = [a for a, text in scope.items() if contains_normalized(text, golds)]
         answerable = bool(holding)
-        stated = any(states_answer(store.registry.article(a).text, golds, question.question) for a in holding)
+        stated = any(states_answer(originals[a], golds, question.question) for a in holding)
         started = time.perf_counter()
         answer, passages = ask(question.question, filters=filters)
         latency = (time.perf_counter() - started) * 1000

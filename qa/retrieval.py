@@ -40,16 +40,25 @@ class HybridRetriever(BaseRetriever):
         k = k or self.settings.k
         if filters.article_ids is not None and not filters.article_ids:
             return []
-        dense = self.store.vectors.query(
-            self.store.embedder.encode([query])[0], self.settings.dense_k, filters.chroma_where()
-        )
+        dense = self._dense(query, self.settings.dense_k, filters)
         keyword = self.store.registry.keyword_search(query, self.settings.keyword_k, filters)
         fused = fuse([dense, keyword], [self.settings.dense_weight, self.settings.keyword_weight], self.settings.rrf_k)
-        candidates = fused[: max(k * 3, k + 10)]
-        records = self.store.registry.chunk_records([cid for cid, _ in candidates])
-        passages = [Passage(**records[cid], score=score) for cid, score in candidates if cid in records]
-        passages = self._rerank(query, passages)
+        passages = self._rerank(query, self._as_passages(fused[: max(k * 3, k + 10)]))
         return collapse_duplicates(passages, self.settings.duplicate_similarity)[:k]
+
+    def nearest(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
+        """The ``k`` nearest chunks by embedding alone: the naive pipeline eval compares newsbot with."""
+        filters = filters or self.filters
+        if filters.article_ids is not None and not filters.article_ids:
+            return []
+        return self._as_passages(self._dense(query, k, filters))
+
+    def _dense(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
+        return self.store.vectors.query(self.store.embedder.encode([query])[0], k, filters.chroma_where())
+
+    def _as_passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:
+        records = self.store.registry.chunk_records([cid for cid, _ in scored])
+        return [Passage(**records[cid], score=score) for cid, score in scored if cid in records]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [as_document(p) for p in self.passages(query)]
