@@ -25,7 +25,17 @@ _FIXED = (
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|\w+")  # "20.8%" stays one token, and keeps the sign that makes it a percentage
 _INITIALS = re.compile(r"\b([a-z])\.(?=[a-z]\b)")  # "U.S." is "us", not "u s"
 _POSSESSIVE = re.compile(r"['\u2019]s\b")
+# A weekday dates a report relative to itself ("on Saturday"); several reports of one event repeat it, so left
+# in it would win the vote for every question about that event.
+_WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 _PREFIX = 5  # "Yemeni" in the question rules out "Yemen" as its answer
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+# A wire dateline ("WASHINGTON -", "KATHMANDU, April 26", "LONDON (Reuters) -") names where the reporter filed
+# from, not an answer; every report from that city repeats it, so left in it would win the vote.
+_DATELINE = re.compile(
+    rf"^\s*[A-Z][A-Z.'\u2019-]+(?:\s+[A-Z][A-Z.'\u2019-]+)*"
+    rf"(?:\s*,\s*{_MONTH}\s+\d{{1,2}}\b|(?:\s*\([^)]*\))?\s*[-\u2010-\u2015\u2212])"
+)
 
 
 def expected_type(question: str) -> str | None:
@@ -49,9 +59,9 @@ def answer_phrases(text: str, question: str) -> set[str]:
     """Names and numbers in ``text`` that the question does not already contain (lower-cased)."""
     asked = set(WORD.findall(question.lower()))
     found = set()
-    for match in _PHRASE.finditer(text):
+    for match in _PHRASE.finditer(_DATELINE.sub("", text, count=1)):
         name = _INITIALS.sub(r"\1", _POSSESSIVE.sub("", match.group().lower()))
-        content = [w for w in _TOKEN.findall(name) if w not in STOPWORDS]
+        content = [w for w in _TOKEN.findall(name) if w not in STOPWORDS and w not in _WEEKDAYS]
         if content and not all(_asked(w, asked) for w in content):
             found.add(" ".join(content))
     return found

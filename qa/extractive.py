@@ -128,7 +128,8 @@ class ExtractiveAnswerer:
 
     def _compose(self, chosen: list[Candidate]) -> Answer:
         """Quotes newest report first, each introduced by its source and date; quotes of one article together,
-        in the article's order."""
+        in the article's order. News changes: when the reports are of different days the first is called the
+        latest, so a reader whose sources disagree knows which is current."""
         first_chosen: dict[str, int] = {}
         for candidate in chosen:
             first_chosen.setdefault(candidate.passage.article_id, len(first_chosen))
@@ -138,7 +139,9 @@ class ExtractiveAnswerer:
         parts = []
         for previous, citation in zip([None, *citations], citations, strict=False):
             quote = f"“{_flat(citation.quote)}” [{citation.n}]"
-            if previous is None:
+            if previous is None and citation.published and len({c.published for c in citations}) > 1:
+                parts.append(f"According to the latest report ({_describe(citation)}): {quote}")
+            elif previous is None:
                 parts.append(f"According to {_report(citation)}: {quote}")
             elif citation.article_id == previous.article_id:
                 parts.append(f"The same report: {quote}")

@@ -16,11 +16,11 @@ def test_ingest_update_and_delete_against_a_chroma_server(chroma_server: ChromaS
     )
     with Store(config, write=True) as store:
         first = ingest([str(SAMPLES)], store)
-        assert first.articles_new == 7 and store.vectors.count() == first.chunks_added
+        assert first.articles_new == 9 and store.vectors.count() == first.chunks_added
         assert store.vectors.location == f"http://127.0.0.1:{chroma_server.port}"
         assert not (tmp_path / "store" / "chroma").exists()
         again = ingest([str(SAMPLES)], store)
-        assert (again.articles_unchanged, again.chunks_added) == (7, 0)
+        assert (again.articles_unchanged, again.chunks_added) == (9, 0)
         store.delete(store.registry.article_ids(source="libya"))
         assert_consistent(store)
 

@@ -27,11 +27,11 @@ def snapshot(store: Store) -> tuple[set[str], set[str], dict[str, str]]:
 
 def test_samples_ingest_once_and_re_ingest_adds_nothing(store: Store):
     first = ingest([str(SAMPLES)], store)
-    assert (first.articles_new, first.articles_failed, first.failures) == (7, 0, [])
+    assert (first.articles_new, first.articles_failed, first.failures) == (9, 0, [])
     assert first.chunks_added == store.vectors.count() > 7
     before = snapshot(store)
     again = ingest([str(SAMPLES)], store)
-    assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, 7)
+    assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, 9)
     assert (again.chunks_added, again.chunks_deleted) == (0, 0)
     assert snapshot(store) == before
     assert_consistent(store)
@@ -86,7 +86,7 @@ def test_delete_by_id_and_by_source_removes_everything(store: Store):
     assert delete(store, article_id="no-such-article") == (0, 0)
 
     articles, _ = delete(store, source="newsbot-samples")
-    assert articles == 3
+    assert articles == 5
     assert store.registry.article_ids(source="newsbot-samples") == []
     assert len(store.registry.article_ids()) == 3
     assert_consistent(store)

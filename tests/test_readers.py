@@ -58,7 +58,7 @@ def test_json_and_jsonl_objects():
     nepal = only_article(str(SAMPLES / "world" / "nepal-earthquake.json"))
     assert (nepal.published, nepal.dateline) == ("2015-04-26", "KATHMANDU, April 26")
     briefs = read(str(SAMPLES / "world" / "briefs.jsonl"))
-    assert [a.published for a in briefs] == ["2015-12-12", "2015-07-03"]
+    assert [a.published for a in briefs] == ["2015-12-12", "2015-07-03", "2015-04-27", "2015-05-03"]
     assert all(isinstance(a, Article) and a.source == "newsbot-samples" for a in briefs)
 
 
@@ -74,7 +74,7 @@ def test_feed_file_with_full_content_needs_no_fetch():
 def test_folder_is_read_recursively_in_stable_order():
     results = read(str(SAMPLES))
     assert all(isinstance(r, Article) for r in results)
-    assert len(results) == 7
+    assert len(results) == 9
     assert results == read(str(SAMPLES))
 
 
