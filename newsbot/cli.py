@@ -29,11 +29,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)
-        return args.handler(args, config)
+        code = args.handler(args, config)
+        sys.stdout.flush()  # inside the try: a closed pipe fails here when stdout is block-buffered
+        return code
     except (ConfigError, StoreError, EmbedderError, VectorStoreError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted; the next run finishes or undoes the half-written batch")
+    except BrokenPipeError:  # `newsbot ask ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -46,22 +46,33 @@ def test_ingest_json_summary_stats_and_delete(tmp_path: Path):
     assert done.returncode == 1, done.stderr  # one input failed
     report = json.loads(done.stdout)
     assert report.keys() >= REPORT_KEYS
-    assert (report["articles_new"], report["articles_failed"]) == (7, 1)
+    assert (report["articles_new"], report["articles_failed"]) == (9, 1)
     assert report["failures"] == [{"input": str(empty), "error": "empty input"}]
     assert "Traceback" not in done.stderr
 
     stats = json.loads(run("stats", "--json", env=env).stdout)
-    assert stats["articles"] == 7 and stats["chunks"] == stats["vectors"] == report["chunks_added"]
+    assert stats["articles"] == 9 and stats["chunks"] == stats["vectors"] == report["chunks_added"]
     assert (stats["first_published"], stats["last_published"]) == ("2015-04-26", "2016-02-11")
     assert stats["model"] == "sentence-transformers/all-MiniLM-L6-v2" and stats["dimension"] == 384
-    assert stats["sources"]["newsbot-samples"] == 4
+    assert stats["sources"]["newsbot-samples"] == 6
     assert stats["store_path"] == str((tmp_path / "store").resolve()) and stats["size_bytes"] > 0
 
     human = run("stats", env=env)
-    assert human.returncode == 0 and "articles   7" in human.stdout
+    assert human.returncode == 0 and "articles   9" in human.stdout
+
+    closed = subprocess.Popen(
+        [sys.executable, "-m", "newsbot.cli", "stats"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    closed.stdout.close()  # like `newsbot stats | head -0`: the reader is gone before anything is printed
+    assert closed.wait(timeout=600) == 0
+    assert b"Traceback" not in closed.stderr.read()
 
     removed = run("delete", "--source", "newsbot-samples", "--json", env=env)
-    assert removed.returncode == 0 and json.loads(removed.stdout)["articles_deleted"] == 4
+    assert removed.returncode == 0 and json.loads(removed.stdout)["articles_deleted"] == 6
     missing = run("delete", "0000000000000000", env=env)
     assert missing.returncode == 1 and "nothing stored for article 0000000000000000" in missing.stderr
     assert json.loads(run("stats", "--json", env=env).stdout)["articles"] == 3
