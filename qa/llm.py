@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -31,6 +33,7 @@ from qa.prompts import (
 )
 from qa.types import Answer, Citation, Passage, citation_for
 
+OPENAI_HOST = "api.openai.com"
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 LEXICAL_SUPPORT = 0.5
 EMBEDDING_SUPPORT = 0.7
@@ -41,6 +44,15 @@ class Support:
     passage: Passage
     start: int
     end: int
+
+
+def token_limit(config: LlmConfig) -> dict[str, Any]:
+    """OpenAI itself takes ``max_completion_tokens`` (the name ChatOpenAI sends); local servers such as
+    llama-cpp-python's ignore it and take ``max_tokens``, and, unbounded, a small model talks until its context
+    is full, holding the server long after our timeout. Other endpoints get ``max_tokens`` instead."""
+    if not config.base_url or urlsplit(config.base_url).hostname == OPENAI_HOST:
+        return {"max_completion_tokens": config.max_tokens}
+    return {"extra_body": {"max_tokens": config.max_tokens}}
 
 
 class LlmAnswerer:
@@ -56,7 +68,7 @@ class LlmAnswerer:
             timeout=config.timeout,
             max_retries=0,
             temperature=config.temperature,
-            max_completion_tokens=config.max_tokens,
+            **token_limit(config),
         )
 
     def rewrite(self, question: str, history: list[dict[str, str]], fallback: str) -> str:

@@ -7,9 +7,10 @@ import pytest
 
 from corpus.store import Store
 from ingest.pipeline import ingest
-from newsbot.config import Config
+from newsbot.config import Config, LlmConfig
 from qa.chain import QA
 from qa.evaluation import citations_valid
+from qa.llm import token_limit
 from tests.conftest import SAMPLES, WebServer, make_config
 from tests.fake_openai import FakeOpenAI
 
@@ -52,6 +53,13 @@ def test_a_good_cited_answer_is_kept_with_exact_quotes(qa: QA, llm: FakeOpenAI):
     )
     assert citations_valid(answer, qa.store) == (len(answer.citations), len(answer.citations)) != (0, 0)
     assert "self-declared" in answer.citations[0].quote
+    # a local server is bounded by the name it knows; llama-cpp-python ignores OpenAI's max_completion_tokens
+    assert llm.requests[-1]["max_tokens"] == 400 and "max_completion_tokens" not in llm.requests[-1]
+
+
+def test_openai_itself_gets_its_owntoken_limit_name():
+    assert token_limit(LlmConfig(base_url="", max_tokens=50)) == {"max_completion_tokens": 50}
+    assert token_limit(LlmConfig(base_url="https://api.openai.com/v1", max_tokens=50)) == {"max_completion_tokens": 50}
 
 
 def test_a_citation_to_a_passage_that_was_not_given_is_removed(qa: QA, llm: FakeOpenAI):
