@@ -221,7 +221,8 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
             qa = QA(store, scope)
             control = config.answer.max_words if args.baseline else None
             naive = qa.naive_llm if args.naive_llm else None
-            evaluate(questions, store, qa.ask, report, baseline_words=control, naive=naive)
+            offline = qa.extractive.answer if qa.llm is not None else None  # scored beside the LLM's answers
+            evaluate(questions, store, qa.ask, report, baseline_words=control, naive=naive, offline=offline)
         print(f"{path.name}: {len(questions)} questions", file=sys.stderr)
     summary = report.summary()
     if args.json:

@@ -45,9 +45,9 @@ class QA:
         self.store = store
         store.embedder.encode(["warm up"])  # load the model now, not inside the first question's timings
         self.retriever = HybridRetriever(store=store, settings=config.retrieval)
-        extractive = ExtractiveAnswerer(store, config.answer)
-        self.llm = LlmAnswerer(store, config.llm, extractive) if config.llm.provider == "openai" else None
-        self.answerer: ExtractiveAnswerer | LlmAnswerer = self.llm or extractive
+        self.extractive = ExtractiveAnswerer(store, config.answer)
+        self.llm = LlmAnswerer(store, config.llm, self.extractive) if config.llm.provider == "openai" else None
+        self.answerer: ExtractiveAnswerer | LlmAnswerer = self.llm or self.extractive
         self._prepare = RunnableLambda(self._rewrite, name="rewrite") | RunnableLambda(self._retrieve, name="retrieve")
 
     def chain(self) -> Runnable[dict[str, Any], Answer]:

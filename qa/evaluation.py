@@ -215,9 +215,11 @@ def evaluate(
     *,
     baseline_words: int | None = None,
     naive: Callable[[str, Filters | None], Answer] | None = None,
+    offline: Callable[[str, list[Passage]], Answer] | None = None,
 ) -> None:
-    """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``naive``, when given, ``QA.naive_llm``)
-    and add the scores to ``report``."""
+    """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``naive``, when given, ``QA.naive_llm``;
+    ``offline``, when ``ask`` answers with an LLM, the offline answerer on the same passages) and add the scores
+    to ``report``."""
     originals = {a: store.registry.article(a).text for a in store.registry.article_ids()}
     texts = {a: normalize(text) for a, text in originals.items()}
     for question in questions:
@@ -241,6 +243,11 @@ def evaluate(
         if baseline_words:  # the control's only work is retrieval
             control = first_words_control(passages, baseline_words)
             outcomes["first-words control"] = (control, answer.timings.get("retrieve_ms", latency))
+        if offline is not None:
+            started = time.perf_counter()
+            offline_answer = offline(question.question, passages)
+            spent = answer.timings.get("retrieve_ms", 0.0) + (time.perf_counter() - started) * 1000
+            outcomes["newsbot offline"] = (offline_answer, spent)
         if naive is not None:
             started = time.perf_counter()
             outcomes["naive LLM"] = (naive(question.question, filters), (time.perf_counter() - started) * 1000)
