@@ -84,7 +84,7 @@ class EvalReport:
                     "contains_gold_stated": share(m.contains_stated, self.stated),
                     "contains_gold_all": share(m.contains, self.questions),
                     "abstention_rate": share(m.abstained, self.questions),
-                    "citation_validity": share(m.citations_valid, m.citations) if m.citations else 1.0,
+                    "citation_validity": share(m.citations_valid, m.citations),  # None: it cited nothing
                     "median_latency_ms": round(statistics.median(m.latencies_ms), 1) if m.latencies_ms else None,
                 }
                 for name, m in self.methods.items()

@@ -51,6 +51,7 @@ def test_eval_scores_a_naive_llm_pipeline_beside_newsbot(tmp_path: Path, web: We
     report = eval_json(str(QUESTIONS), "--naive-llm", env=env)
     naive = report["summary"]["methods"]["naive LLM"]
     assert naive["contains_gold_answerable"] == round(1 / 9, 4)
+    assert naive["citation_validity"] is None  # it cites nothing: not "100% valid"
     assert report["questions"][0]["naive LLM"]["text"] == "Majlis Mujahideen holds it."
     methods = report["summary"]["methods"]
     assert set(methods) == {"newsbot", "newsbot offline", "naive LLM"}  # the offline answerer beside the LLM's
