@@ -39,3 +39,8 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
     return word
+
+
+def stemmed_words(text: str) -> set[str]:
+    """The stems of every word of ``text``: what the stems of a question's or claim's key terms are looked up in."""
+    return {stem(w) for w in WORD.findall(text.lower())}

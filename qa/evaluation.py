@@ -27,7 +27,7 @@ from typing import Any
 from corpus.registry import Filters
 from corpus.sentences import sentence_spans
 from corpus.store import Store
-from corpus.text import WORD, content_terms, stem
+from corpus.text import content_terms, stem, stemmed_words
 from corpus.types import article_id as article_id_of
 from ingest.formats import InputError, article_from_record
 from newsbot.config import Config
@@ -121,8 +121,7 @@ def states_answer(text: str, golds: list[str], question: str) -> bool:
     needed = min(STATED_TERMS, len(terms))
     sentences = (text[start:end] for start, end in sentence_spans(text))
     return any(
-        contains_normalized(normalize(sentence), golds)
-        and len(terms & {stem(w) for w in WORD.findall(sentence.lower())}) >= needed
+        contains_normalized(normalize(sentence), golds) and len(terms & stemmed_words(sentence)) >= needed
         for sentence in sentences
     )
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from corpus.sentences import sentence_spans
 from corpus.store import Store
-from corpus.text import WORD, content_terms, stem
+from corpus.text import WORD, content_terms, stem, stemmed_words
 from newsbot.config import AnswerConfig
 from qa.answer_type import answer_phrases, expected_type
 from qa.types import Answer, Citation, Passage, citation_for
@@ -68,7 +68,7 @@ class ExtractiveAnswerer:
         similarity = vectors[1:] @ vectors[0]
         scored = []
         for candidate, cosine, vector in zip(candidates, similarity, vectors[1:], strict=True):
-            present = {stem(w) for w in WORD.findall(candidate.text.lower())}
+            present = stemmed_words(candidate.text)
             lexical = sum(w for t, w in weights.items() if t in present) / total
             score = float(cosine) + self.config.keyword_weight * lexical
             scored.append(replace(candidate, score=score, evidence=score, vector=vector))

@@ -19,7 +19,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from corpus.sentences import sentence_spans
 from corpus.store import Store
-from corpus.text import WORD, content_terms, stem
+from corpus.text import content_terms, stem, stemmed_words
 from newsbot.config import LlmConfig
 from qa.extractive import ExtractiveAnswerer, abstain
 from qa.prompts import (
@@ -159,9 +159,9 @@ class LlmAnswerer:
         claim_terms = {stem(t) for t in content_terms(claim)}
         if not claim_terms:
             return None
-        coverage = [len(claim_terms & {stem(w) for w in WORD.findall(s.lower())}) / len(claim_terms) for s in sentences]
+        coverage = [len(claim_terms & stemmed_words(s)) / len(claim_terms) for s in sentences]
         best = max(range(len(sentences)), key=coverage.__getitem__)
-        whole = len(claim_terms & {stem(w) for w in WORD.findall(passage.text.lower())}) / len(claim_terms)
+        whole = len(claim_terms & stemmed_words(passage.text)) / len(claim_terms)
         if whole < LEXICAL_SUPPORT:
             vectors = self.store.embedder.encode([claim, *sentences])
             similarity = vectors[1:] @ vectors[0]
