@@ -24,9 +24,9 @@ DATA = ROOT.parent / "shared" / "data" / "realtimeqa-2025q1"
 
 
 def main() -> None:
-    from corpus.store import Store
-    from newsbot.config import load_config
-    from qa.chain import QA
+    from newsbot.corpus.store import Store
+    from newsbot.qa.chain import QA
+    from newsbot.settings import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=0, help="at most this many questions (0: all 250)")
@@ -37,7 +37,7 @@ def main() -> None:
         for line in path.read_text(encoding="utf-8").splitlines()
     ]
     questions = questions[: args.limit] if args.limit else questions
-    config = load_config()
+    config = load_settings()
     with Store(config) as store:
         qa = QA(store, config)  # loads the model
         stats = store.stats()

@@ -59,11 +59,11 @@ def peak_rss_mb() -> float:
 
 
 def phase_ours(corpus: Path, work: Path) -> dict:
-    from corpus.store import Store
-    from ingest.pipeline import ingest
-    from newsbot.config import load_config
+    from newsbot.corpus.store import Store
+    from newsbot.ingest.pipeline import ingest
+    from newsbot.settings import load_settings
 
-    config = load_config(environ={"NEWSBOT_STORE__PATH": str(work / "ours")})
+    config = load_settings(environ={"NEWSBOT_STORE__PATH": str(work / "ours")})
     with Store(config, write=True) as store:
         loaded = time.perf_counter()
         store.embedder.encode(["warm up"])
@@ -88,11 +88,11 @@ def phase_ours(corpus: Path, work: Path) -> dict:
 
 
 def phase_raw(work: Path, backend: str, precision: str) -> dict:
-    from corpus.embedder import Embedder
-    from newsbot.config import EmbeddingConfig
+    from newsbot.corpus.embedder import Embedder
+    from newsbot.settings import EmbeddingSettings
 
     texts = json.loads((work / "texts.json").read_text())
-    embedder = Embedder(EmbeddingConfig(backend=backend, precision=precision))
+    embedder = Embedder(EmbeddingSettings(backend=backend, precision=precision))
     embedder.encode(texts[:8])
     started = time.perf_counter()
     vectors = embedder.encode(texts)
@@ -109,7 +109,7 @@ def phase_naive(corpus: Path, work: Path) -> dict:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from corpus.embedder import model_location
+    from newsbot.corpus.embedder import model_location
 
     embeddings = HuggingFaceEmbeddings(model_name=model_location("sentence-transformers/all-MiniLM-L6-v2"))
     embeddings.embed_documents(["warm up"])

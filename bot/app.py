@@ -28,12 +28,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.render import answer_html, citation_html, sources_html, split_message, text_html
-from bot.state import BotState, StoredAnswer
-from corpus.store import Store, StoreError
-from ingest.pipeline import IngestReport, delete, ingest
-from newsbot.config import Config, TelegramConfig
-from qa.chain import QA
+from newsbot.bot.render import answer_html, citation_html, sources_html, split_message, text_html
+from newsbot.bot.state import BotState, StoredAnswer
+from newsbot.corpus.store import Store, StoreError
+from newsbot.ingest.pipeline import IngestReport, delete, ingest
+from newsbot.qa.chain import QA
+from newsbot.settings import Settings, TelegramSettings
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 class NewsBot:
-    def __init__(self, config: Config, store: Store, state: BotState) -> None:
+    def __init__(self, config: Settings, store: Store, state: BotState) -> None:
         self.config = config
         self.settings = config.telegram
         self.store = store
@@ -182,11 +182,11 @@ class NewsBot:
         message = update.effective_message
         if message is None or not await self._allowed(update):
             return
-        stats = await asyncio.to_thread(self.store.registry.stats)
-        sources = ", ".join(list(stats.sources)[:8]) or "none yet"
+        stats = await asyncio.to_thread(self.store.stats)
+        sources = ", ".join(list(stats["sources"])[:8]) or "none yet"
         await message.reply_text(
-            f"I answer questions about {stats.articles} news articles "
-            f"({stats.first_published or '?'} to {stats.last_published or '?'}; sources: {sources}), "
+            f"I answer questions about {stats['articles']} news articles "
+            f"({stats['first_published'] or '?'} to {stats['last_published'] or '?'}; sources: {sources}), "
             "quoting the passages I rely on.\n\n"
             "Ask in plain words, e.g. <i>Who controls Derna?</i> In groups, mention me or use "
             "<code>/ask</code>. Reply to one of my answers to follow up; <code>/new</code> starts over. "
@@ -218,7 +218,7 @@ class NewsBot:
         await message.reply_text(ingest_summary(label, report))
 
     def _ingest_now(self, inputs: list[str]) -> IngestReport:
-        with Store(self.config, write=True) as store:
+        with self.store.writing() as store:
             return ingest(inputs, store)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -248,7 +248,7 @@ class NewsBot:
         await message.reply_text(text)
 
     def _delete_now(self, article_id: str) -> tuple[int, int]:
-        with Store(self.config, write=True) as store:
+        with self.store.writing() as store:
             return delete(store, article_id=article_id)
 
     # -- errors and gates ---------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ class NewsBot:
         return re.sub(rf"@{re.escape(context.bot.username)}\b", "", text, flags=re.IGNORECASE).strip()
 
 
-def webhook_options(settings: TelegramConfig, secret: str | None) -> dict[str, object]:
+def webhook_options(settings: TelegramSettings, secret: str | None) -> dict[str, object]:
     """Arguments for PTB's run_webhook / start_webhook: listen locally, tell Telegram the public URL, and
     accept only requests carrying the secret token (from TELEGRAM_WEBHOOK_SECRET)."""
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from qa.types import Answer, Citation
+from newsbot.records import Answer, Citation
 
 MESSAGE_LIMIT = 4096
 QUOTE_LIMIT = 3000

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.types import Answer, Citation
+from newsbot.records import Answer, Citation
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (

@@ -13,12 +13,13 @@ import os
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from corpus.openvino_encoder import OpenVinoEncoder, UnsupportedModelError
-from newsbot.config import EmbeddingConfig
+from newsbot.corpus.errors import EmbedderError
+from newsbot.corpus.openvino_encoder import OpenVinoEncoder, UnsupportedModelError
+from newsbot.settings import EmbeddingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +34,20 @@ PACKAGED_MODELS = {
 }
 
 
-class EmbedderError(RuntimeError):
-    """The configured model cannot be loaded."""
+class Encoder(Protocol):
+    """What the store needs of a model: its name (recorded in the store), vector size, and vectors."""
+
+    name: str
+    dimension: int
+    runtime: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class Embedder:
     """Encodes texts to L2-normalised float32 vectors (cosine similarity is then a dot product)."""
 
-    def __init__(self, config: EmbeddingConfig) -> None:
+    def __init__(self, config: EmbeddingSettings) -> None:
         self.name = config.model
         self.batch_size = config.batch_size
         self.precision = _resolve_precision(config.precision)
@@ -48,7 +55,7 @@ class Embedder:
         self._model = _load(config.model, location, config.device)
         self.dimension = int(self._model.get_embedding_dimension())
         self._openvino = _openvino_encoder(config, self._model, location, self.precision)
-        self.backend = "openvino" if self._openvino is not None else "torch"
+        self.runtime = f"{'openvino' if self._openvino is not None else 'torch'}-{self.precision}"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -74,7 +81,7 @@ class Embedder:
 
 
 @cache
-def load_embedder(config: EmbeddingConfig) -> Embedder:
+def load_embedder(config: EmbeddingSettings) -> Embedder:
     """One loaded model per configuration and process (loading takes seconds)."""
     return Embedder(config)
 
@@ -105,7 +112,7 @@ def _resolve_precision(precision: str) -> str:
     return precision
 
 
-def _openvino_encoder(config: EmbeddingConfig, model: Any, location: str, precision: str) -> OpenVinoEncoder | None:
+def _openvino_encoder(config: EmbeddingSettings, model: Any, location: str, precision: str) -> OpenVinoEncoder | None:
     """The OpenVINO runner when configured (or, with ``auto``, when openvino is installed and the model fits)."""
     if config.backend == "torch" or config.device != "cpu":
         return None

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corpus.text import WORD, content_terms
-from corpus.types import Article, Chunk
+from newsbot.records import Article, Chunk, Filters
+from newsbot.text import WORD, content_terms
 
 _CHUNK_RECORD = ("chunk_id", "article_id", "seq", "start", "end", "text", "title", "source", "published", "url")
 
@@ -57,47 +57,6 @@ CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5 (text, tokenize = 'porter unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY, op TEXT NOT NULL CHECK (op IN ('add', 'delete')));
 """
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrict retrieval to a published date range (ISO dates, inclusive), one source, and/or given articles."""
-
-    since: str | None = None
-    until: str | None = None
-    source: str | None = None
-    article_ids: frozenset[str] | None = None
-
-    def sql(self) -> tuple[str, list[str]]:
-        """``AND ...`` conditions on the ``articles a`` table, with their parameters."""
-        parts, params = [], []
-        for clause, value in (
-            ("a.published >= ?", self.since),
-            ("a.published <= ?", self.until),
-            ("a.source = ?", self.source),
-        ):
-            if value:
-                parts.append(f"AND {clause}")
-                params.append(value)
-        if self.article_ids is not None:
-            ids = sorted(self.article_ids)
-            parts.append(f"AND a.id IN ({','.join('?' * len(ids))})")
-            params.extend(ids)
-        return " ".join(parts), params
-
-    def chroma_where(self) -> dict[str, Any] | None:
-        clauses: list[dict[str, Any]] = []
-        if self.since:
-            clauses.append({"published_day": {"$gte": int(self.since.replace("-", ""))}})
-        if self.until:
-            clauses.append({"published_day": {"$lte": int(self.until.replace("-", ""))}})
-        if self.source:
-            clauses.append({"source": self.source})
-        if self.article_ids is not None:
-            clauses.append({"article_id": {"$in": sorted(self.article_ids)}})
-        if len(clauses) > 1:
-            return {"$and": clauses}
-        return clauses[0] if clauses else None
 
 
 @dataclass(frozen=True)
@@ -224,7 +183,7 @@ class Registry:
         terms = content_terms(query) or WORD.findall(query.lower())
         if not terms:
             return []
-        conditions, params = (filters or Filters()).sql()
+        conditions, params = _filter_sql(filters or Filters())
         rows = self._db.execute(
             "SELECT c.id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN chunks c ON c.rowid = chunk_fts.rowid "
             f"JOIN articles a ON a.id = c.article_id WHERE chunk_fts MATCH ? {conditions} "
@@ -343,3 +302,21 @@ class Registry:
             dropped.extend(r[1] for r in rows)
         db.executemany("INSERT OR REPLACE INTO pending (chunk_id, op) VALUES (?, 'delete')", ((c,) for c in dropped))
         return dropped
+
+
+def _filter_sql(filters: Filters) -> tuple[str, list[str]]:
+    """``AND ...`` conditions on the ``articles a`` table, with their parameters."""
+    parts, params = [], []
+    for clause, value in (
+        ("a.published >= ?", filters.since),
+        ("a.published <= ?", filters.until),
+        ("a.source = ?", filters.source),
+    ):
+        if value:
+            parts.append(f"AND {clause}")
+            params.append(value)
+    if filters.article_ids is not None:
+        ids = sorted(filters.article_ids)
+        parts.append(f"AND a.id IN ({','.join('?' * len(ids))})")
+        params.extend(ids)
+    return " ".join(parts), params

@@ -14,27 +14,23 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from corpus.embedder import Embedder, load_embedder
-from corpus.registry import Registry
-from corpus.types import Article, Chunk
-from corpus.vectors import VectorIndex, chunk_metadata
-from newsbot.config import Config
+import numpy as np
+
+from newsbot.corpus.embedder import Encoder, load_embedder
+from newsbot.corpus.errors import ModelMismatchError, StoreError
+from newsbot.corpus.registry import Registry, StoredArticle
+from newsbot.corpus.vectors import VectorIndex, chunk_metadata
+from newsbot.records import Article, Chunk, Filters, Passage, article_id
+from newsbot.settings import Settings
 
 REGISTRY_FILE = "registry.sqlite3"
 LOCK_FILE = "write.lock"
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened or used as asked."""
-
-
-class ModelMismatchError(StoreError):
-    """The store was built with another embedding model; mixing vectors would make search meaningless."""
 
 
 @dataclass(frozen=True)
@@ -44,19 +40,27 @@ class RepairReport:
 
 
 class Store:
-    def __init__(self, config: Config, *, write: bool = False) -> None:
+    """The one read and write API of the corpus; the registry, the vectors and the model are its private parts.
+
+    ``encoder`` replaces the configured model (fast tests use a small deterministic one); a store remembers
+    which model built it and refuses another.
+    """
+
+    def __init__(self, config: Settings, *, write: bool = False, encoder: Encoder | None = None) -> None:
         self.config = config
         self.path = Path(config.store.path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = _acquire_write_lock(self.path) if write else None
-        self.registry = Registry(self.path / REGISTRY_FILE)
+        self._registry = Registry(self.path / REGISTRY_FILE)
+        self._model_name = encoder.name if encoder is not None else config.embedding.model
         self._check_model_name()
-        self.vectors = VectorIndex(config.store, config.embedding.model)
-        self._embedder: Embedder | None = None
+        self._vectors = VectorIndex(config.store, self._model_name)
+        self._encoder = encoder
+        self._model_checked = False
         self.last_repair = self.repair() if write else RepairReport(0, 0)
 
     def close(self) -> None:
-        self.registry.close()
+        self._registry.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -67,31 +71,51 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def writing(self) -> Iterator[Store]:
+        """A writable store on the same folder and model, for the block: a long-lived reader (the bot) ingests
+        through it. Its own registry connection keeps the write transactions apart from concurrent reads.
+        Raises StoreError when another process is writing."""
+        with Store(self.config, write=True, encoder=self._encoder) as writer:
+            yield writer
+
     # -- the model ------------------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised vectors of ``texts`` from the store's model (cosine similarity is a dot product)."""
+        return self._model().encode(texts)
+
+    def warm_up(self) -> None:
+        """Load the model now rather than inside the first question's timings."""
+        self.encode(["warm up"])
+
     @property
-    def embedder(self) -> Embedder:
+    def model_runtime(self) -> str:
+        """How the model runs, e.g. ``openvino-bf16`` (benchmarks label their figures with it)."""
+        return self._model().runtime
+
+    def _model(self) -> Encoder:
         """The configured model, loaded on first use and checked against the one the store was built with."""
-        if self._embedder is None:
-            embedder = load_embedder(self.config.embedding)
-            recorded = self.registry.meta()
-            if "embedding_dimension" in recorded and int(recorded["embedding_dimension"]) != embedder.dimension:
+        if self._encoder is None:
+            self._encoder = load_embedder(self.config.embedding)
+        if not self._model_checked:
+            recorded = self._registry.meta()
+            dimension = self._encoder.dimension
+            if "embedding_dimension" in recorded and int(recorded["embedding_dimension"]) != dimension:
                 raise ModelMismatchError(
                     f"store {self.path} holds {recorded['embedding_dimension']}-dimensional vectors, but "
-                    f"embedding.model {embedder.name!r} makes {embedder.dimension}-dimensional ones"
+                    f"embedding.model {self._encoder.name!r} makes {dimension}-dimensional ones"
                 )
             if not recorded.get("embedding_model"):
-                self.registry.set_meta(
-                    {"embedding_model": embedder.name, "embedding_dimension": str(embedder.dimension)}
-                )
-            self._embedder = embedder
-        return self._embedder
+                self._registry.set_meta({"embedding_model": self._encoder.name, "embedding_dimension": str(dimension)})
+            self._model_checked = True
+        return self._encoder
 
     def _check_model_name(self) -> None:
-        recorded = self.registry.meta().get("embedding_model")
-        if recorded and recorded != self.config.embedding.model:
+        recorded = self._registry.meta().get("embedding_model")
+        if recorded and recorded != self._model_name:
             raise ModelMismatchError(
                 f"store {self.path} was built with embedding model {recorded!r}, but embedding.model is "
-                f"{self.config.embedding.model!r}; use that model, or another store.path for a new index"
+                f"{self._model_name!r}; use that model, or another store.path for a new index"
             )
 
     def embedding_text(self, chunk: Chunk, title: str) -> str:
@@ -104,38 +128,38 @@ class Store:
         items = [(c, a.title, a.source, a.published) for a, article_chunks in batch for c in article_chunks]
         if not items:
             return 0, 0
-        self.registry.journal_adds([chunk.id for chunk, *_ in items])
+        self._registry.journal_adds([chunk.id for chunk, *_ in items])
         self._write_vectors(items)
-        replaced = self.registry.commit_articles(batch)
+        replaced = self._registry.commit_articles(batch)
         self._drop_vectors(replaced)
         return len(items), len(replaced)
 
     def add_alias(self, article: Article, existing_id: str) -> None:
         self._require_lock()
-        self.registry.add_alias(article.key, existing_id, article.url)
+        self._registry.add_alias(article.key, existing_id, article.url)
 
     def delete(self, article_ids: Sequence[str]) -> int:
         """Remove articles and everything derived from them. Returns the number of chunks removed."""
         self._require_lock()
-        removed = self.registry.delete_articles(article_ids)
+        removed = self._registry.delete_articles(article_ids)
         self._drop_vectors(removed)
         return len(removed)
 
     def repair(self) -> RepairReport:
         """Finish or undo whatever a killed writer left half done."""
         self._require_lock()
-        pending = self.registry.pending()
+        pending = self._registry.pending()
         if pending:
-            live = self.registry.chunk_ids()
+            live = self._registry.chunk_ids()
             stale = [cid for cid, op in pending if op == "delete" or cid not in live]
-            self.vectors.delete(stale)
-            self.registry.clear_pending(cid for cid, _ in pending)
-        if self.vectors.count() == self.registry.chunk_count():
+            self._vectors.delete(stale)
+            self._registry.clear_pending(cid for cid, _ in pending)
+        if self._vectors.count() == self._registry.chunk_count():
             return RepairReport(len(pending), 0)
-        registry_ids, vector_ids = self.registry.chunk_ids(), self.vectors.ids()
+        registry_ids, vector_ids = self._registry.chunk_ids(), self._vectors.ids()
         extra = sorted(vector_ids - registry_ids)
-        self.vectors.delete(extra)
-        missing = self.registry.chunks_for_embedding(sorted(registry_ids - vector_ids))
+        self._vectors.delete(extra)
+        missing = self._registry.chunks_for_embedding(sorted(registry_ids - vector_ids))
         self._write_vectors(missing)
         return RepairReport(len(pending) + len(extra), len(missing))
 
@@ -143,34 +167,86 @@ class Store:
         """Embed (chunk, title, source, published) items and upsert their vectors with filterable metadata."""
         if not items:
             return
-        vectors = self.embedder.encode([self.embedding_text(chunk, title) for chunk, title, _, _ in items])
+        vectors = self.encode([self.embedding_text(chunk, title) for chunk, title, _, _ in items])
         metadatas = [chunk_metadata(chunk, source, published) for chunk, _, source, published in items]
-        self.vectors.upsert([chunk.id for chunk, *_ in items], vectors, metadatas)
+        self._vectors.upsert([chunk.id for chunk, *_ in items], vectors, metadatas)
 
     def _drop_vectors(self, chunk_ids: Sequence[str]) -> None:
         if chunk_ids:
-            self.vectors.delete(chunk_ids)
-            self.registry.clear_pending(chunk_ids)
+            self._vectors.delete(chunk_ids)
+            self._registry.clear_pending(chunk_ids)
 
     def _require_lock(self) -> None:
         if self._lock is None:
             raise StoreError(f"store {self.path} was opened read-only")
 
     # -- reads ----------------------------------------------------------------------------------------
+    def article(self, article_id: str) -> StoredArticle | None:
+        return self._registry.article(article_id)
+
+    def article_ids(self, source: str | None = None) -> list[str]:
+        return self._registry.article_ids(source)
+
+    def chunks_of(self, article_id: str) -> list[Chunk]:
+        return self._registry.chunks_of(article_id)
+
+    def text_hash_of(self, article_id: str) -> str | None:
+        return self._registry.text_hash_of(article_id)
+
+    def article_with_text(self, text_hash: str) -> str | None:
+        """The id of a stored article with this text hash, if any."""
+        return self._registry.article_with_text(text_hash)
+
+    def alias_target(self, key: str) -> str | None:
+        """The article that an identity key (a URL, a file) was recorded as a duplicate of."""
+        return self._registry.alias_target(key)
+
+    def resolve(self, key: str) -> str | None:
+        """The stored article an identity key names, directly or as an alias."""
+        own = article_id(key)
+        return own if self._registry.article(own) is not None else self._registry.alias_target(key)
+
+    def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of the chunks best matching any key term of ``query``, best first."""
+        return self._registry.keyword_search(query, limit, filters)
+
+    def dense_search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the ``k`` chunks nearest ``query`` in embedding space, best first."""
+        return self._vectors.query(self.encode([query])[0], k, filters or Filters())
+
+    def passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:
+        """The chunks of (chunk id, score) pairs as Passages, in order; ids no longer stored are skipped."""
+        records = self._registry.chunk_records([cid for cid, _ in scored])
+        return [Passage(**records[cid], score=score) for cid, score in scored if cid in records]
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each (stemmed) term over the stored chunks."""
+        return self._registry.idf(terms)
+
+    def problems(self) -> list[str]:
+        """Inconsistencies between and inside the registry, keyword index and vectors (none is expected)."""
+        found = self._registry.problems()
+        registry_ids, vector_ids = self._registry.chunk_ids(), self._vectors.ids()
+        if vector_ids - registry_ids:
+            found.append(f"{len(vector_ids - registry_ids)} vectors without a chunk")
+        if registry_ids - vector_ids:
+            found.append(f"{len(registry_ids - vector_ids)} chunks without a vector")
+        return found
+
     def stats(self) -> dict[str, Any]:
-        registry = self.registry.stats()
-        meta = self.registry.meta()
+        registry = self._registry.stats()
+        meta = self._registry.meta()
         return {
             "articles": registry.articles,
             "chunks": registry.chunks,
-            "vectors": self.vectors.count(),
+            "vectors": self._vectors.count(),
             "sources": registry.sources,
             "first_published": registry.first_published,
             "last_published": registry.last_published,
-            "model": meta.get("embedding_model", self.config.embedding.model),
+            "model": meta.get("embedding_model", self._model_name),
             "dimension": int(meta["embedding_dimension"]) if "embedding_dimension" in meta else None,
             "store_path": str(self.path.resolve()),
-            "vectors_at": self.vectors.location,
+            "vectors_at": self._vectors.location,
             "size_bytes": _folder_size(self.path),
         }
 

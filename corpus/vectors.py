@@ -14,18 +14,15 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings
 
-from corpus.types import Chunk
-from newsbot.config import StoreConfig
+from newsbot.corpus.errors import VectorStoreError
+from newsbot.records import Chunk, Filters
+from newsbot.settings import StoreSettings
 
 _PAGE = 5000
 
 
-class VectorStoreError(RuntimeError):
-    """Chroma cannot be reached or refused an operation."""
-
-
 class VectorIndex:
-    def __init__(self, config: StoreConfig, model: str) -> None:
+    def __init__(self, config: StoreSettings, model: str) -> None:
         settings = Settings(anonymized_telemetry=False)
         chroma = config.chroma
         try:
@@ -62,10 +59,10 @@ class VectorIndex:
         for lo, hi in self._batches(len(ids)):
             self._collection.upsert(ids=list(ids[lo:hi]), embeddings=vectors[lo:hi], metadatas=list(metadatas[lo:hi]))
 
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+    def query(self, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, optionally filtered."""
         found = self._collection.query(  # fewer than k stored (or matching) is fine: Chroma returns what it has
-            query_embeddings=vector.reshape(1, -1), n_results=k, where=where or None, include=["distances"]
+            query_embeddings=vector.reshape(1, -1), n_results=k, where=_where(filters), include=["distances"]
         )
         return [(cid, 1.0 - float(d)) for cid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
 
@@ -91,3 +88,19 @@ def chunk_metadata(chunk: Chunk, source: str, published: str | None) -> dict[str
         meta["published"] = published
         meta["published_day"] = int(published[:10].replace("-", ""))
     return meta
+
+
+def _where(filters: Filters) -> dict[str, Any] | None:
+    """The filters as a Chroma ``where`` clause on the chunk metadata."""
+    clauses: list[dict[str, Any]] = []
+    if filters.since:
+        clauses.append({"published_day": {"$gte": int(filters.since.replace("-", ""))}})
+    if filters.until:
+        clauses.append({"published_day": {"$lte": int(filters.until.replace("-", ""))}})
+    if filters.source:
+        clauses.append({"source": filters.source})
+    if filters.article_ids is not None:
+        clauses.append({"article_id": {"$in": sorted(filters.article_ids)}})
+    if len(clauses) > 1:
+        return {"$and": clauses}
+    return clauses[0] if clauses else None

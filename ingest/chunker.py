@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from corpus.sentences import sentence_spans, trim_span
-from corpus.types import Article, Chunk
+from newsbot.records import Article, Chunk
+from newsbot.sentences import sentence_spans, trim_span
 
 
 def chunk_spans(text: str, size: int, overlap: int) -> list[tuple[int, int]]:

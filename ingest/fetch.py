@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from newsbot.config import IngestConfig
+from newsbot.settings import IngestSettings
 
 
 class FetchError(Exception):
@@ -21,7 +21,7 @@ class Fetched:
     charset: str | None
 
 
-def make_client(config: IngestConfig) -> httpx.Client:
+def make_client(config: IngestSettings) -> httpx.Client:
     return httpx.Client(
         follow_redirects=True,
         timeout=config.fetch_timeout,

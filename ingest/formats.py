@@ -17,8 +17,7 @@ import lxml.html
 import trafilatura
 import yaml
 
-from corpus.types import Article
-from ingest.fields import (
+from newsbot.ingest.fields import (
     canonical_url,
     find_dateline,
     host_of,
@@ -27,6 +26,7 @@ from ingest.fields import (
     split_date_marker,
     title_from_text,
 )
+from newsbot.records import Article
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^#{1,2}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)

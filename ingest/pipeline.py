@@ -14,11 +14,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from corpus.store import Store
-from corpus.types import Article, Chunk
-from ingest.chunker import chunk_article
-from ingest.formats import ReadFailure
-from ingest.readers import read_inputs
+from newsbot.corpus.store import Store
+from newsbot.ingest.chunker import chunk_article
+from newsbot.ingest.formats import ReadFailure
+from newsbot.ingest.readers import read_inputs
+from newsbot.records import Article, Chunk
 
 
 @dataclass
@@ -93,13 +93,13 @@ def ingest(inputs: Sequence[str], store: Store, *, progress: bool = False) -> In
             continue
         if item.id in batch.ids:  # a second version in the same run: store the first, then compare
             flush()
-        stored_hash = store.registry.text_hash_of(item.id)
+        stored_hash = store.text_hash_of(item.id)
         if stored_hash == item.text_hash or _is_known_alias(store, item):
             report.articles_unchanged += 1
             bar.update(1)
             continue
         if stored_hash is None:
-            twin = batch.hashes.get(item.text_hash) or store.registry.article_with_text(item.text_hash)
+            twin = batch.hashes.get(item.text_hash) or store.article_with_text(item.text_hash)
             if twin is not None:
                 batch.aliases.append((item, twin))
                 report.articles_duplicate += 1
@@ -119,14 +119,14 @@ def ingest(inputs: Sequence[str], store: Store, *, progress: bool = False) -> In
 
 
 def _is_known_alias(store: Store, article: Article) -> bool:
-    target = store.registry.alias_target(article.key)
-    return target is not None and store.registry.text_hash_of(target) == article.text_hash
+    target = store.alias_target(article.key)
+    return target is not None and store.text_hash_of(target) == article.text_hash
 
 
 def delete(store: Store, *, article_id: str | None = None, source: str | None = None) -> tuple[int, int]:
     """Remove one article, or every article of a source. Returns (articles, chunks) removed."""
     if article_id is not None:
-        ids = [article_id] if store.registry.article(article_id) is not None else []
+        ids = [article_id] if store.article(article_id) is not None else []
     else:
-        ids = store.registry.article_ids(source=source)
+        ids = store.article_ids(source=source)
     return len(ids), store.delete(ids) if ids else 0

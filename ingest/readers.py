@@ -11,10 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from corpus.types import Article
-from ingest.fetch import Fetched, FetchError, fetch, make_client
-from ingest.fields import canonical_url, is_url
-from ingest.formats import (
+from newsbot.ingest.fetch import Fetched, FetchError, fetch, make_client
+from newsbot.ingest.fields import canonical_url, is_url
+from newsbot.ingest.formats import (
     InputError,
     ReadFailure,
     ReadResult,
@@ -25,7 +24,8 @@ from ingest.formats import (
     parse_jsonl,
     parse_text,
 )
-from newsbot.config import IngestConfig
+from newsbot.records import Article
+from newsbot.settings import IngestSettings
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -33,7 +33,7 @@ FEED_SUFFIXES = {".rss", ".atom", ".xml"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES | {".json", ".jsonl", ".ndjson"}
 
 
-def read_inputs(inputs: Sequence[str], config: IngestConfig) -> Iterator[ReadResult]:
+def read_inputs(inputs: Sequence[str], config: IngestSettings) -> Iterator[ReadResult]:
     """Every article named by ``inputs``, in order; anything unreadable becomes a ReadFailure naming it."""
     with make_client(config) as client:
         reader = _Reader(config, client)
@@ -42,7 +42,7 @@ def read_inputs(inputs: Sequence[str], config: IngestConfig) -> Iterator[ReadRes
 
 
 class _Reader:
-    def __init__(self, config: IngestConfig, client: httpx.Client) -> None:
+    def __init__(self, config: IngestSettings, client: httpx.Client) -> None:
         self.config = config
         self.client = client
 

@@ -1,4 +1,4 @@
-"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot."""
+"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot, config."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from corpus.embedder import EmbedderError
-from corpus.registry import Filters
-from corpus.store import Store, StoreError
-from corpus.vectors import VectorStoreError
-from ingest.fields import normalize_date
-from ingest.pipeline import delete, ingest
-from newsbot.config import Config, ConfigError, load_config
-from newsbot.render import answer_text, passage_text
-from qa.chain import QA
-from qa.evaluation import EvalReport, evaluate, load_own_questions, load_realtimeqa, realtimeqa_corpus, week_config
-from qa.verify import CitationError, passage_view
+from newsbot.corpus.store import Store, StoreError
+from newsbot.evaluation import EvalReport, evaluate, load_own_questions, load_realtimeqa, realtimeqa_corpus, week_config
+from newsbot.ingest.fields import normalize_date
+from newsbot.ingest.pipeline import delete, ingest
+from newsbot.qa.chain import QA
+from newsbot.qa.verify import CitationError, passage_view
+from newsbot.records import Filters
+from newsbot.settings import Settings, SettingsError, explain_settings, load_settings, render_example, secrets_status
+from newsbot.terminal import answer_text, passage_text
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
 
@@ -28,11 +26,12 @@ EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        config = load_config(args.config)
-        code = args.handler(args, config)
+        if args.handler is _config:
+            return _config(args)
+        code = args.handler(args, load_settings(args.config))
         sys.stdout.flush()  # inside the try: a closed pipe fails here when stdout is block-buffered
         return code
-    except (ConfigError, StoreError, EmbedderError, VectorStoreError) as exc:
+    except (SettingsError, StoreError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted; the next run finishes or undoes the half-written batch")
@@ -47,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         metavar="FILE",
         default=argparse.SUPPRESS,
-        help="configuration file (default: $NEWSBOT_CONFIG or the bundled config.yaml)",
+        help="configuration file (default: $NEWSBOT_CONFIG, else ./config.yaml when present, else built-in defaults)",
     )
     parser = argparse.ArgumentParser(prog="newsbot", parents=[common], description=__doc__)
     parser.set_defaults(config=None)
@@ -109,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
 
     bot_cmd = commands.add_parser("bot", parents=[common], help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
     bot_cmd.set_defaults(handler=_bot)
+
+    config_cmd = commands.add_parser(
+        "config", parents=[common], help="the effective configuration and where each value came from"
+    )
+    config_cmd.add_argument("--json", action="store_true")
+    config_cmd.add_argument("--example", action="store_true", help="print every key with its default, as YAML")
+    config_cmd.set_defaults(handler=_config)
     return parser
 
 
@@ -119,7 +125,7 @@ def _iso_date(value: str) -> str:
     return parsed
 
 
-def _ingest(args: argparse.Namespace, config: Config) -> int:
+def _ingest(args: argparse.Namespace, config: Settings) -> int:
     with Store(config, write=True) as store:
         repaired = store.last_repair
         if repaired.vectors_removed or repaired.vectors_restored:
@@ -143,7 +149,7 @@ def _ingest(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURES
 
 
-def _stats(args: argparse.Namespace, config: Config) -> int:
+def _stats(args: argparse.Namespace, config: Settings) -> int:
     with Store(config) as store:
         stats = store.stats()
     if args.json:
@@ -165,7 +171,7 @@ def _stats(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _delete(args: argparse.Namespace, config: Config) -> int:
+def _delete(args: argparse.Namespace, config: Settings) -> int:
     with Store(config, write=True) as store:
         articles, chunks = delete(store, article_id=args.article_id, source=args.source)
     target = f"source {args.source!r}" if args.source else f"article {args.article_id}"
@@ -178,7 +184,7 @@ def _delete(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK if articles else EXIT_FAILURES
 
 
-def _ask(args: argparse.Namespace, config: Config) -> int:
+def _ask(args: argparse.Namespace, config: Settings) -> int:
     with Store(config) as store:
         qa = QA(store, config)
         answer, _ = qa.ask(args.question, filters=Filters(since=args.since, until=args.until, source=args.source))
@@ -189,10 +195,10 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _show(args: argparse.Namespace, config: Config) -> int:
+def _show(args: argparse.Namespace, config: Settings) -> int:
     with Store(config) as store:
         try:
-            view = passage_view(store.registry, args.reference, args.quote)
+            view = passage_view(store, args.reference, args.quote)
         except CitationError as exc:
             return _fail(str(exc), EXIT_FAILURES)
     if args.json:
@@ -202,9 +208,9 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK if view["verbatim"] is not False else EXIT_FAILURES
 
 
-def _eval(args: argparse.Namespace, config: Config) -> int:
-    if args.naive_llm and config.llm.provider != "openai":
-        return _fail("--naive-llm needs an LLM: set llm.provider to openai, and llm.base_url and llm.model")
+def _eval(args: argparse.Namespace, config: Settings) -> int:
+    if args.naive_llm and config.llm.provider == "none":
+        return _fail("--naive-llm needs an LLM: set llm.provider (e.g. openai), llm.base_url and llm.model")
     report = EvalReport()
     for path in map(Path, args.questions):
         corpus = realtimeqa_corpus(path)
@@ -249,11 +255,11 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def _bot(args: argparse.Namespace, config: Config) -> int:
+def _bot(args: argparse.Namespace, config: Settings) -> int:
     import logging
 
-    from bot.app import ALLOWED_UPDATES, NewsBot, webhook_options
-    from bot.state import BotState
+    from newsbot.bot.app import ALLOWED_UPDATES, NewsBot, webhook_options
+    from newsbot.bot.state import BotState
 
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
@@ -271,6 +277,34 @@ def _bot(args: argparse.Namespace, config: Config) -> int:
         else:
             app.run_polling(timeout=settings.poll_timeout, allowed_updates=ALLOWED_UPDATES)
         state.close()
+    return EXIT_OK
+
+
+def _config(args: argparse.Namespace) -> int:
+    """Settings are loaded here rather than in ``main``: an invalid value is reported like any other command's."""
+    if args.example:
+        sys.stdout.write(render_example())
+        return EXIT_OK
+    try:
+        path, rows = explain_settings(args.config)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    secrets = secrets_status()
+    if args.json:
+        _print_json(
+            {
+                "file": str(path) if path else None,
+                "settings": {key: {"value": value, "from": origin} for key, value, origin in rows},
+                "secrets": secrets,
+            }
+        )
+        return EXIT_OK
+    print(f"# file: {path or 'none (defaults and environment only)'}")
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, origin in rows:
+        print(f"{key:<{width}}  {json.dumps(value, ensure_ascii=False):<40}  # {origin}")
+    for name, state in secrets.items():
+        print(f"{name:<{width}}  {'(' + state + ')':<40}  # environment only, never shown")
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from corpus.text import IRREGULAR, STOPWORDS, WORD
+from newsbot.text import IRREGULAR, STOPWORDS, WORD
 
 _NAME = r"(?:[A-Z][\w'\u2019.-]*|\d[\d,.]*%?)"
 _PHRASE = re.compile(rf"{_NAME}(?:\s+(?:(?:of|the|and|de|al|for)\s+)?{_NAME})*")

@@ -13,14 +13,13 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from corpus.registry import Filters
-from corpus.store import Store
-from corpus.text import content_terms
-from newsbot.config import Config
-from qa.extractive import ExtractiveAnswerer
-from qa.llm import LlmAnswerer
-from qa.retrieval import HybridRetriever
-from qa.types import Answer, Passage
+from newsbot.corpus.store import Store
+from newsbot.qa.extractive import ExtractiveAnswerer
+from newsbot.qa.llm import LlmAnswerer
+from newsbot.qa.retrieval import HybridRetriever
+from newsbot.records import Answer, Filters, Passage
+from newsbot.settings import Settings
+from newsbot.text import content_terms
 
 NAIVE_K = 4  # chunks the naive pipeline stuffs into its prompt (LangChain's retriever default)
 _FOLLOW_UP = re.compile(
@@ -41,12 +40,12 @@ def rewrite_follow_up(question: str, history: Sequence[dict[str, str]]) -> str:
 
 
 class QA:
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Settings) -> None:
         self.store = store
-        store.embedder.encode(["warm up"])  # load the model now, not inside the first question's timings
+        store.warm_up()
         self.retriever = HybridRetriever(store=store, settings=config.retrieval)
         self.extractive = ExtractiveAnswerer(store, config.answer)
-        self.llm = LlmAnswerer(store, config.llm, self.extractive) if config.llm.provider == "openai" else None
+        self.llm = LlmAnswerer(store, config.llm, self.extractive) if config.llm.provider != "none" else None
         self.answerer: ExtractiveAnswerer | LlmAnswerer = self.llm or self.extractive
         self._prepare = RunnableLambda(self._rewrite, name="rewrite") | RunnableLambda(self._retrieve, name="retrieve")
 
@@ -65,7 +64,7 @@ class QA:
         """The naive pipeline the issue measured, for eval's comparison: the nearest chunks by embedding alone,
         pasted into a plain prompt for the configured LLM, its reply unchecked."""
         if self.llm is None:
-            raise ValueError("the naive LLM pipeline needs llm.provider: openai")
+            raise ValueError("the naive LLM pipeline needs an llm.provider")
         return self.llm.naive(question, self.retriever.nearest(question, NAIVE_K, filters))
 
     def _rewrite(self, inputs: dict[str, Any]) -> dict[str, Any]:

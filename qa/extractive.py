@@ -19,12 +19,12 @@ from datetime import date
 
 import numpy as np
 
-from corpus.sentences import sentence_spans
-from corpus.store import Store
-from corpus.text import WORD, content_terms, stem, stemmed_words
-from newsbot.config import AnswerConfig
-from qa.answer_type import answer_phrases, expected_type
-from qa.types import Answer, Citation, Passage, citation_for
+from newsbot.corpus.store import Store
+from newsbot.qa.answer_type import answer_phrases, expected_type
+from newsbot.records import Answer, Citation, Passage, citation_for
+from newsbot.sentences import sentence_spans
+from newsbot.settings import AnswerSettings
+from newsbot.text import WORD, content_terms, stem, stemmed_words
 
 ABSTAIN_TEXT = "The stored articles don't answer that."
 VOTERS = 20
@@ -42,7 +42,7 @@ class Candidate:
 
 
 class ExtractiveAnswerer:
-    def __init__(self, store: Store, config: AnswerConfig) -> None:
+    def __init__(self, store: Store, config: AnswerSettings) -> None:
         self.store = store
         self.config = config
 
@@ -62,9 +62,9 @@ class ExtractiveAnswerer:
         if not candidates:
             return []
         terms = content_terms(question)
-        weights = {stem(t): w for t, w in self.store.registry.idf(terms).items()} if terms else {}
+        weights = {stem(t): w for t, w in self.store.idf(terms).items()} if terms else {}
         total = sum(weights.values()) or 1.0
-        vectors = self.store.embedder.encode([question] + [c.text for c in candidates])
+        vectors = self.store.encode([question] + [c.text for c in candidates])
         similarity = vectors[1:] @ vectors[0]
         scored = []
         for candidate, cosine, vector in zip(candidates, similarity, vectors[1:], strict=True):
@@ -94,7 +94,7 @@ class ExtractiveAnswerer:
         kind = expected_type(question)
         if kind and self.config.type_weight:
             names = list(votes)
-            vectors = self.store.embedder.encode([kind, *names])
+            vectors = self.store.encode([kind, *names])
             for name, similarity in zip(names, vectors[1:] @ vectors[0], strict=True):
                 votes[name] *= math.exp(self.config.type_weight * float(similarity))
         most = max(votes.values())

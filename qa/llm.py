@@ -1,4 +1,5 @@
-"""The LLM answerer: any OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp server), checked.
+"""The LLM answerer: any chat model LangChain can build (an OpenAI-compatible endpoint such as OpenAI, Ollama,
+vLLM or llama.cpp's server, or another provider's integration package), checked.
 
 The model sees the retrieved passages fenced as data and must cite them as [n]. Its reply is never trusted
 as is: every [n] must name a passage that was given, every cited sentence must be supported by its passage
@@ -15,14 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from langchain.chat_models import init_chat_model
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from corpus.sentences import sentence_spans
-from corpus.store import Store
-from corpus.text import content_terms, stem, stemmed_words
-from newsbot.config import LlmConfig
-from qa.extractive import ExtractiveAnswerer, abstain
-from qa.prompts import (
+from newsbot.corpus.store import Store
+from newsbot.qa.extractive import ExtractiveAnswerer, abstain
+from newsbot.qa.prompts import (
     ANSWER_SYSTEM,
     NAIVE_SYSTEM,
     NOT_ANSWERED,
@@ -31,7 +31,10 @@ from qa.prompts import (
     naive_user_message,
     rewrite_user_message,
 )
-from qa.types import Answer, Citation, Passage, citation_for
+from newsbot.records import Answer, Citation, Passage, citation_for
+from newsbot.sentences import sentence_spans
+from newsbot.settings import LlmSettings, SettingsError
+from newsbot.text import content_terms, stem, stemmed_words
 
 OPENAI_HOST = "api.openai.com"
 _MARKER = re.compile(r"\s*\[(\d+)\]")
@@ -46,7 +49,7 @@ class Support:
     end: int
 
 
-def token_limit(config: LlmConfig) -> dict[str, Any]:
+def token_limit(config: LlmSettings) -> dict[str, Any]:
     """OpenAI itself takes ``max_completion_tokens`` (the name ChatOpenAI sends); local servers such as
     llama-cpp-python's ignore it and take ``max_tokens``, and, unbounded, a small model talks until its context
     is full, holding the server long after our timeout. Other endpoints get ``max_tokens`` instead."""
@@ -55,21 +58,33 @@ def token_limit(config: LlmConfig) -> dict[str, Any]:
     return {"extra_body": {"max_tokens": config.max_tokens}}
 
 
-class LlmAnswerer:
-    def __init__(self, store: Store, config: LlmConfig, fallback: ExtractiveAnswerer) -> None:
-        from langchain_openai import ChatOpenAI
+def chat_model(config: LlmSettings) -> BaseChatModel:
+    """The configured model, built by LangChain's ``init_chat_model`` from ``llm.provider``. ``openai`` is any
+    OpenAI-compatible endpoint and gets every option; other providers get the model, temperature and base URL,
+    the options every LangChain chat integration takes. A provider LangChain does not know, or whose
+    integration package is missing, is a configuration error naming the key."""
+    options: dict[str, Any] = {"temperature": config.temperature}
+    if config.provider == "openai":
+        options |= {
+            "base_url": config.base_url or None,
+            "api_key": os.environ.get("OPENAI_API_KEY") or "not-needed",  # local servers ignore it
+            "timeout": config.timeout,
+            "max_retries": 0,
+            **token_limit(config),
+        }
+    elif config.base_url:
+        options["base_url"] = config.base_url
+    try:
+        return init_chat_model(config.model, model_provider=config.provider, **options)
+    except (ImportError, ValueError) as exc:
+        raise SettingsError(f"llm.provider {config.provider!r} with llm.model {config.model!r}: {exc}") from None
 
+
+class LlmAnswerer:
+    def __init__(self, store: Store, config: LlmSettings, fallback: ExtractiveAnswerer) -> None:
         self.store = store
         self.fallback = fallback
-        self.model = ChatOpenAI(
-            model=config.model,
-            base_url=config.base_url or None,
-            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",  # local servers ignore it
-            timeout=config.timeout,
-            max_retries=0,
-            temperature=config.temperature,
-            **token_limit(config),
-        )
+        self.model = chat_model(config)
 
     def rewrite(self, question: str, history: list[dict[str, str]], fallback: str) -> str:
         """A standalone query from the conversation; the deterministic rewrite when the LLM fails."""
@@ -163,7 +178,7 @@ class LlmAnswerer:
         best = max(range(len(sentences)), key=coverage.__getitem__)
         whole = len(claim_terms & stemmed_words(passage.text)) / len(claim_terms)
         if whole < LEXICAL_SUPPORT:
-            vectors = self.store.embedder.encode([claim, *sentences])
+            vectors = self.store.encode([claim, *sentences])
             similarity = vectors[1:] @ vectors[0]
             best = int(similarity.argmax())
             if float(similarity[best]) < EMBEDDING_SUPPORT:

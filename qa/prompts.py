@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qa.types import Passage
+from newsbot.records import Passage
 
 NOT_ANSWERED = "NOT IN ARTICLES"
 

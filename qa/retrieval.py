@@ -17,10 +17,9 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from corpus.registry import Filters
-from corpus.store import Store
-from newsbot.config import RetrievalConfig
-from qa.types import Passage
+from newsbot.corpus.store import Store
+from newsbot.records import Filters, Passage
+from newsbot.settings import RetrievalSettings
 
 _WORDS = re.compile(r"\w+")
 SHINGLE = 5
@@ -32,7 +31,7 @@ class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     store: Store
-    settings: RetrievalConfig = RetrievalConfig()
+    settings: RetrievalSettings = RetrievalSettings()
     filters: Filters = Filters()
 
     def passages(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Passage]:
@@ -40,10 +39,10 @@ class HybridRetriever(BaseRetriever):
         k = k or self.settings.k
         if filters.article_ids is not None and not filters.article_ids:
             return []
-        dense = self._dense(query, self.settings.dense_k, filters)
-        keyword = self.store.registry.keyword_search(query, self.settings.keyword_k, filters)
+        dense = self.store.dense_search(query, self.settings.dense_k, filters)
+        keyword = self.store.keyword_search(query, self.settings.keyword_k, filters)
         fused = fuse([dense, keyword], [self.settings.dense_weight, self.settings.keyword_weight], self.settings.rrf_k)
-        passages = self._rerank(query, self._as_passages(fused[: max(k * 3, k + 10)]))
+        passages = self._rerank(query, self.store.passages(fused[: max(k * 3, k + 10)]))
         return collapse_duplicates(passages, self.settings.duplicate_similarity)[:k]
 
     def nearest(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
@@ -51,14 +50,7 @@ class HybridRetriever(BaseRetriever):
         filters = filters or self.filters
         if filters.article_ids is not None and not filters.article_ids:
             return []
-        return self._as_passages(self._dense(query, k, filters))
-
-    def _dense(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
-        return self.store.vectors.query(self.store.embedder.encode([query])[0], k, filters.chroma_where())
-
-    def _as_passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:
-        records = self.store.registry.chunk_records([cid for cid, _ in scored])
-        return [Passage(**records[cid], score=score) for cid, score in scored if cid in records]
+        return self.store.passages(self.store.dense_search(query, k, filters))
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [as_document(p) for p in self.passages(query)]

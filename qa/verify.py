@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from corpus.registry import Registry
+from newsbot.corpus.store import Store
 
 CONTEXT_CHARS = 300
 _REFERENCE = re.compile(r"^(?P<id>[0-9a-f]{16})(?::(?P<start>\d+)-(?P<end>\d+))?$")
@@ -15,13 +15,13 @@ class CitationError(ValueError):
     """A reference that names no stored article, or offsets outside it."""
 
 
-def passage_view(registry: Registry, reference: str, quote: str | None = None) -> dict[str, Any]:
+def passage_view(store: Store, reference: str, quote: str | None = None) -> dict[str, Any]:
     """The passage ``ARTICLE_ID[:START-END]`` with context around it; ``verbatim`` says whether ``quote``
     (when given) is exactly the article's text at those offsets."""
     match = _REFERENCE.match(reference.strip())
     if not match:
         raise CitationError(f"{reference!r} is not ARTICLE_ID or ARTICLE_ID:START-END (16 hex digits, then offsets)")
-    article = registry.article(match["id"])
+    article = store.article(match["id"])
     if article is None:
         raise CitationError(f"no stored article has id {match['id']}")
     length = len(article.text)

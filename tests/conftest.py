@@ -16,31 +16,30 @@ from pathlib import Path
 import httpx
 import pytest
 
-from corpus.store import Store
-from newsbot.config import Config, load_config
+from newsbot.corpus.store import Store
+from newsbot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "examples" / "articles"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def make_config(store_path: Path, **sections: dict) -> Config:
-    """The bundled configuration with the store under ``store_path`` and any section keys replaced."""
-    base = load_config(ROOT / "config.yaml", environ={})
-    data = base.model_dump()
+def make_config(store_path: Path, **sections: dict) -> Settings:
+    """The default settings with the store under ``store_path`` and any section keys replaced."""
+    data = Settings().model_dump()
     data["store"]["path"] = store_path
     for section, values in sections.items():
         data[section].update(values)
-    return Config.model_validate(data)
+    return Settings.model_validate(data)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
+def config(tmp_path: Path) -> Settings:
     return make_config(tmp_path / "store")
 
 
 @pytest.fixture
-def store(config: Config) -> Iterator[Store]:
+def store(config: Settings) -> Iterator[Store]:
     with Store(config, write=True) as opened:
         yield opened
 
@@ -112,11 +111,10 @@ def web() -> Iterator[WebServer]:
 
 def assert_consistent(store: Store) -> None:
     """Registry, keyword index and Chroma agree: no orphan vectors, no missing ones, exact offsets."""
-    assert store.registry.problems() == []
-    assert store.vectors.ids() == store.registry.chunk_ids()
-    for article_id in store.registry.article_ids():
-        article = store.registry.article(article_id)
-        for chunk in store.registry.chunks_of(article_id):
+    assert store.problems() == []
+    for article_id in store.article_ids():
+        article = store.article(article_id)
+        for chunk in store.chunks_of(article_id):
             assert chunk.text == article.text[chunk.start : chunk.end]
 
 

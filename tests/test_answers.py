@@ -4,16 +4,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from corpus.registry import Filters
-from corpus.store import Store
-from ingest.pipeline import ingest
-from newsbot.config import Config
-from qa.answer_type import answer_phrases, expected_type
-from qa.chain import QA, rewrite_follow_up
-from qa.evaluation import citations_valid, contains_gold, normalize
-from qa.retrieval import collapse_duplicates, fuse
-from qa.types import Answer, Passage
-from qa.verify import CitationError, passage_view
+from newsbot.corpus.store import Store
+from newsbot.evaluation import citations_valid, contains_gold, normalize
+from newsbot.ingest.pipeline import ingest
+from newsbot.qa.answer_type import answer_phrases, expected_type
+from newsbot.qa.chain import QA, rewrite_follow_up
+from newsbot.qa.retrieval import collapse_duplicates, fuse
+from newsbot.qa.verify import CitationError, passage_view
+from newsbot.records import Answer, Filters, Passage
+from newsbot.settings import Settings
 from tests.conftest import SAMPLES, SHARED_DATA, make_config
 
 SEED = SHARED_DATA / "seed" / "derna-2015-06-14.txt"
@@ -27,7 +26,7 @@ DESIGN_QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Config]]:
+def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Settings]]:
     config = make_config(tmp_path_factory.mktemp("qa") / "store")
     with Store(config, write=True) as store:
         ingest([str(SAMPLES), *([str(SEED)] if SEED.exists() else [])], store)
@@ -36,7 +35,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, C
 
 
 @pytest.fixture(scope="module")
-def qa(library: tuple[Store, Config]) -> QA:
+def qa(library: tuple[Store, Settings]) -> QA:
     return QA(*library)
 
 
@@ -199,14 +198,14 @@ def test_show_checks_a_valid_and_a_tampered_span(qa: QA, library):
     store = library[0]
     answer, _ = qa.ask("Who controls Derna?")
     cited = answer.citations[0]
-    view = passage_view(store.registry, f"{cited.article_id}:{cited.start}-{cited.end}", cited.quote)
+    view = passage_view(store, f"{cited.article_id}:{cited.start}-{cited.end}", cited.quote)
     assert view["verbatim"] is True and view["passage"] == cited.quote
     assert view["before"] or view["after"]
     tampered = cited.quote.replace("Majlis", "Islamic State")
-    assert passage_view(store.registry, f"{cited.article_id}:{cited.start}-{cited.end}", tampered)["verbatim"] is False
+    assert passage_view(store, f"{cited.article_id}:{cited.start}-{cited.end}", tampered)["verbatim"] is False
     with pytest.raises(CitationError, match="lies outside"):
-        passage_view(store.registry, f"{cited.article_id}:{cited.start}-999999")
+        passage_view(store, f"{cited.article_id}:{cited.start}-999999")
     with pytest.raises(CitationError, match="no stored article"):
-        passage_view(store.registry, "0123456789abcdef:1-5")
+        passage_view(store, "0123456789abcdef:1-5")
     with pytest.raises(CitationError, match="is not ARTICLE_ID"):
-        passage_view(store.registry, "../etc/passwd")
+        passage_view(store, "../etc/passwd")

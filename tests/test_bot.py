@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import NewsBot, webhook_options
-from bot.render import split_message
-from bot.state import BotState
-from corpus.store import Store
-from ingest.pipeline import ingest
+from newsbot.bot.app import NewsBot, webhook_options
+from newsbot.bot.render import split_message
+from newsbot.bot.state import BotState
+from newsbot.corpus.store import Store
+from newsbot.ingest.pipeline import ingest
 from tests.conftest import SAMPLES, ChromaServer, WebServer, free_port, make_config
 from tests.fake_openai import FakeOpenAI
 from tests.fake_telegram import BOT_USER, FakeTelegram
@@ -230,10 +230,10 @@ async def test_help_stats_delete_and_the_allow_list(telegram: FakeTelegram, tmp_
         admin = telegram.chat(ADMIN)
         await telegram.send(admin, ADMIN, "/stats")
         assert "2 articles" in (await telegram.wait_for("sendMessage", 4))[3]["text"]
-        article_id = newsbot.store.registry.article_ids()[0]
+        article_id = newsbot.store.article_ids()[0]
         await telegram.send(admin, ADMIN, f"/delete {article_id}")
         assert f"Deleted article {article_id}" in (await telegram.wait_for("sendMessage", 5))[4]["text"]
-        assert newsbot.store.registry.article(article_id) is None
+        assert newsbot.store.article(article_id) is None
         assert len([m for m in telegram.requests("sendMessage") if str(m["chat_id"]) == "9999"]) == 1
 
 

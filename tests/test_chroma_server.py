@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from corpus.store import Store
-from corpus.vectors import VectorStoreError
-from ingest.pipeline import ingest
+from newsbot.corpus.errors import VectorStoreError
+from newsbot.corpus.store import Store
+from newsbot.ingest.pipeline import ingest
 from tests.conftest import SAMPLES, ChromaServer, assert_consistent, free_port, make_config
 
 
@@ -16,12 +16,12 @@ def test_ingest_update_and_delete_against_a_chroma_server(chroma_server: ChromaS
     )
     with Store(config, write=True) as store:
         first = ingest([str(SAMPLES)], store)
-        assert first.articles_new == 9 and store.vectors.count() == first.chunks_added
-        assert store.vectors.location == f"http://127.0.0.1:{chroma_server.port}"
+        assert first.articles_new == 9 and store.stats()["vectors"] == first.chunks_added
+        assert store.stats()["vectors_at"] == f"http://127.0.0.1:{chroma_server.port}"
         assert not (tmp_path / "store" / "chroma").exists()
         again = ingest([str(SAMPLES)], store)
         assert (again.articles_unchanged, again.chunks_added) == (9, 0)
-        store.delete(store.registry.article_ids(source="libya"))
+        store.delete(store.article_ids(source="libya"))
         assert_consistent(store)
 
 

@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from corpus.sentences import sentence_spans
-from corpus.types import Article
-from ingest.chunker import chunk_article, chunk_spans
-from ingest.formats import decode_text, parse_text
+from newsbot.ingest.chunker import chunk_article, chunk_spans
+from newsbot.ingest.formats import decode_text, parse_text
+from newsbot.records import Article
+from newsbot.sentences import sentence_spans
 from tests.conftest import SAMPLES
 
 WRAPPED = (

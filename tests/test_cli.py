@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from corpus.store import Store
+from newsbot.corpus.store import Store
 from tests.conftest import ROOT, SAMPLES, assert_consistent, make_config
 
 REPORT_KEYS = {
@@ -85,7 +85,7 @@ def test_clear_errors_for_bad_config_and_model_mismatch(tmp_path: Path):
     assert "chunking.size" in bad.stderr and "NEWSBOT_CHUNKING__SIZE" in bad.stderr and "Traceback" not in bad.stderr
 
     with Store(make_config(store), write=True) as opened:
-        opened.registry.set_meta({"embedding_model": "some/other-model", "embedding_dimension": "768"})
+        opened._registry.set_meta({"embedding_model": "some/other-model", "embedding_dimension": "768"})
     refused = run("ingest", str(SAMPLES / "libya"), env=newsbot_env(store))
     assert refused.returncode == 2
     assert "built with embedding model 'some/other-model'" in refused.stderr and "Traceback" not in refused.stderr
@@ -159,21 +159,21 @@ def test_kill_9_during_bulk_ingest_then_rerun_leaves_each_article_once(tmp_path:
     assert report["articles_new"] + report["articles_unchanged"] == 160
     assert report["articles_unchanged"] >= killed_at[1]
     with Store(make_config(store, chunking={"size": 300, "overlap": 60})) as reopened:
-        assert len(reopened.registry.article_ids()) == 160
+        assert len(reopened.article_ids()) == 160
         assert_consistent(reopened)
 
 
 def test_repair_removes_stray_vectors_and_restores_lost_ones(tmp_path: Path):
     config = make_config(tmp_path / "store")
     with Store(config, write=True) as store:
-        from ingest.pipeline import ingest
+        from newsbot.ingest.pipeline import ingest
 
         ingest([str(SAMPLES / "libya")], store)
-        lost = sorted(store.registry.chunk_ids())[:2]
-        store.vectors.delete(lost)  # Chroma lost two vectors on its own
-        store.registry.journal_adds(["stray-1"])  # a writer died between Chroma upsert and registry commit
-        vector = store.embedder.encode(["stray text"])
-        store.vectors.upsert(["stray-1"], vector, [{"article_id": "none", "start": 0, "end": 1, "source": "x"}])
+        lost = sorted(store._registry.chunk_ids())[:2]
+        store._vectors.delete(lost)  # Chroma lost two vectors on its own
+        store._registry.journal_adds(["stray-1"])  # a writer died between Chroma upsert and registry commit
+        vector = store.encode(["stray text"])
+        store._vectors.upsert(["stray-1"], vector, [{"article_id": "none", "start": 0, "end": 1, "source": "x"}])
     with Store(config, write=True) as repaired:
         assert (repaired.last_repair.vectors_removed, repaired.last_repair.vectors_restored) == (1, 2)
         assert_consistent(repaired)

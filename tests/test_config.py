@@ -1,39 +1,61 @@
+"""Settings: defaults in one place, a YAML file, environment overrides, provenance, and clear errors."""
+
+import json
 from pathlib import Path
 
 import pytest
 
-from newsbot.config import ConfigError, load_config
+from newsbot.settings import Settings, SettingsError, explain_settings, load_settings, render_example
 from tests.conftest import ROOT
+from tests.test_cli import newsbot_env, run
 
 
-def test_bundled_file_holds_every_default():
-    from newsbot.config import Config
+def test_the_documented_example_is_rendered_from_the_defaults():
+    assert (ROOT / "config.yaml").read_text(encoding="utf-8") == render_example()
+    assert load_settings(ROOT / "config.yaml", environ={}) == Settings()
 
-    assert load_config(ROOT / "config.yaml", environ={}) == Config()
+
+def test_no_file_means_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)  # no ./config.yaml here
+    assert load_settings(environ={}) == Settings()
 
 
 def test_environment_overrides_nested_keys_with_types():
-    config = load_config(
+    config = load_settings(
         ROOT / "config.yaml",
         environ={
             "NEWSBOT_STORE__PATH": "./var/elsewhere",
             "NEWSBOT_STORE__CHROMA__MODE": "http",
             "NEWSBOT_STORE__CHROMA__PORT": "8123",
             "NEWSBOT_CHUNKING__SIZE": "900",
+            "NEWSBOT_TELEGRAM__ADMINS": "[7, 8]",
         },
     )
     assert config.store.path == Path("./var/elsewhere")
     assert config.store.chroma.mode == "http"
     assert config.store.chroma.port == 8123
     assert config.chunking.size == 900
+    assert config.telegram.admins == (7, 8)
 
 
 def test_config_file_from_environment_variable(tmp_path: Path):
     other = tmp_path / "other.yaml"
     other.write_text("chunking:\n  size: 400\n  overlap: 50\n")
-    config = load_config(environ={"NEWSBOT_CONFIG": str(other)})
+    config = load_settings(environ={"NEWSBOT_CONFIG": str(other)})
     assert (config.chunking.size, config.chunking.overlap) == (400, 50)
     assert config.embedding.model == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_each_value_says_where_it_came_from(tmp_path: Path):
+    other = tmp_path / "other.yaml"
+    other.write_text("chunking:\n  size: 400\n")
+    path, rows = explain_settings(other, environ={"NEWSBOT_CHUNKING__OVERLAP": "20"})
+    origins = {key: (value, origin) for key, value, origin in rows}
+    assert path == other
+    assert origins["chunking.size"] == (400, "file")
+    assert origins["chunking.overlap"] == (20, "NEWSBOT_CHUNKING__OVERLAP")
+    assert origins["retrieval.k"] == (10, "default")
+    assert set(origins) == {key for key, _, _ in explain_settings(environ={})[1]}
 
 
 @pytest.mark.parametrize(
@@ -46,16 +68,47 @@ def test_config_file_from_environment_variable(tmp_path: Path):
     ],
 )
 def test_bad_value_fails_naming_the_key_and_its_origin(environ: dict[str, str], named: str):
-    with pytest.raises(ConfigError) as error:
-        load_config(ROOT / "config.yaml", environ=environ)
+    with pytest.raises(SettingsError) as error:
+        load_settings(ROOT / "config.yaml", environ=environ)
     assert named in str(error.value)
     assert next(iter(environ)) in str(error.value)
 
 
+def test_a_bad_value_in_the_file_names_the_file(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("retrieval:\n  k: 0\n")
+    with pytest.raises(SettingsError, match=r"retrieval\.k: .*bad\.yaml"):
+        load_settings(bad, environ={})
+
+
 def test_unreadable_and_malformed_files_are_named(tmp_path: Path):
-    with pytest.raises(ConfigError, match=r"missing\.yaml"):
-        load_config(tmp_path / "missing.yaml", environ={})
+    with pytest.raises(SettingsError, match=r"missing\.yaml"):
+        load_settings(tmp_path / "missing.yaml", environ={})
     broken = tmp_path / "broken.yaml"
     broken.write_text("store: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
-        load_config(broken, environ={})
+    with pytest.raises(SettingsError, match=r"broken\.yaml: not valid YAML"):
+        load_settings(broken, environ={})
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("- store\n- chunking\n")
+    with pytest.raises(SettingsError, match=r"listed\.yaml"):
+        load_settings(listed, environ={})
+
+
+def test_newsbot_config_prints_origins_and_masks_secrets(tmp_path: Path):
+    secrets = {"TELEGRAM_BOT_TOKEN": "123456:secret-token-value", "OPENAI_API_KEY": "sk-very-secret"}
+    env = newsbot_env(tmp_path / "store", NEWSBOT_RETRIEVAL__K="7", **secrets)
+    env.pop("TELEGRAM_WEBHOOK_SECRET", None)
+    text = run("config", env=env)
+    as_json = run("config", "--json", env=env)
+    assert text.returncode == as_json.returncode == 0, text.stderr + as_json.stderr
+    for output in (text.stdout, as_json.stdout):
+        assert not any(secret in output for secret in secrets.values())
+    shown = json.loads(as_json.stdout)
+    assert shown["settings"]["retrieval.k"] == {"value": 7, "from": "NEWSBOT_RETRIEVAL__K"}
+    assert shown["settings"]["store.path"]["from"] == "NEWSBOT_STORE__PATH"
+    assert shown["secrets"] == {
+        "TELEGRAM_BOT_TOKEN": "set",
+        "TELEGRAM_WEBHOOK_SECRET": "not set",
+        "OPENAI_API_KEY": "set",
+    }
+    assert "retrieval.k" in text.stdout and "NEWSBOT_RETRIEVAL__K" in text.stdout

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from corpus.store import ModelMismatchError, Store, StoreError
-from ingest.pipeline import delete, ingest
-from newsbot.config import Config
+from newsbot.corpus.store import ModelMismatchError, Store, StoreError
+from newsbot.ingest.pipeline import delete, ingest
+from newsbot.settings import Settings
 from tests.conftest import SAMPLES, assert_consistent, make_config
 
 
@@ -21,14 +21,14 @@ def write(path: Path, text: str | bytes) -> str:
 
 
 def snapshot(store: Store) -> tuple[set[str], set[str], dict[str, str]]:
-    articles = {a: store.registry.article(a).text_hash for a in store.registry.article_ids()}
-    return store.registry.chunk_ids(), store.vectors.ids(), articles
+    articles = {a: store.article(a).text_hash for a in store.article_ids()}
+    return store._registry.chunk_ids(), store._vectors.ids(), articles
 
 
 def test_samples_ingest_once_and_re_ingest_adds_nothing(store: Store):
     first = ingest([str(SAMPLES)], store)
     assert (first.articles_new, first.articles_failed, first.failures) == (9, 0, [])
-    assert first.chunks_added == store.vectors.count() > 7
+    assert first.chunks_added == store.stats()["vectors"] > 7
     before = snapshot(store)
     again = ingest([str(SAMPLES)], store)
     assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, 9)
@@ -40,18 +40,18 @@ def test_samples_ingest_once_and_re_ingest_adds_nothing(store: Store):
 def test_changed_text_replaces_the_old_chunks_and_keywords(store: Store, tmp_path: Path):
     path = write(tmp_path / "in" / "harbour.txt", "The harbour reopened on Thursday. Fishing boats returned.")
     ingest([path], store)
-    (article_id,) = store.registry.article_ids()
-    old_chunks = store.registry.chunk_ids()
-    assert store.registry.keyword_search("fishing", 5)
+    (article_id,) = store.article_ids()
+    old_chunks = store._registry.chunk_ids()
+    assert store.keyword_search("fishing", 5)
 
     write(tmp_path / "in" / "harbour.txt", "The harbour stayed closed on Friday. Ferries were cancelled.")
     report = ingest([path], store)
     assert (report.articles_updated, report.articles_new, report.chunks_deleted) == (1, 0, len(old_chunks))
-    assert store.registry.article_ids() == [article_id]
-    assert not old_chunks & store.registry.chunk_ids()
-    assert not old_chunks & store.vectors.ids()
-    assert store.registry.keyword_search("fishing", 5) == []
-    assert store.registry.keyword_search("ferries", 5)
+    assert store.article_ids() == [article_id]
+    assert not old_chunks & store._registry.chunk_ids()
+    assert not old_chunks & store._vectors.ids()
+    assert store.keyword_search("fishing", 5) == []
+    assert store.keyword_search("ferries", 5)
     assert_consistent(store)
 
 
@@ -67,7 +67,7 @@ def test_the_same_story_from_two_urls_is_stored_once(store: Store, tmp_path: Pat
     )
     report = ingest([path], store)
     assert (report.articles_new, report.articles_duplicate) == (1, 1)
-    assert len(store.registry.article_ids()) == 1
+    assert len(store.article_ids()) == 1
     again = ingest([path], store)
     assert (again.articles_unchanged, again.articles_new, again.articles_duplicate) == (2, 0, 0)
     assert_consistent(store)
@@ -75,20 +75,20 @@ def test_the_same_story_from_two_urls_is_stored_once(store: Store, tmp_path: Pat
 
 def test_delete_by_id_and_by_source_removes_everything(store: Store):
     ingest([str(SAMPLES)], store)
-    total = store.vectors.count()
-    explainer = next(a for a in store.registry.article_ids() if store.registry.article(a).title.startswith("Explainer"))
-    removed_chunks = len(store.registry.chunks_of(explainer))
+    total = store.stats()["vectors"]
+    explainer = next(a for a in store.article_ids() if store.article(a).title.startswith("Explainer"))
+    removed_chunks = len(store.chunks_of(explainer))
     assert delete(store, article_id=explainer) == (1, removed_chunks)
-    assert store.registry.article(explainer) is None
-    assert store.vectors.count() == total - removed_chunks
-    hits = store.registry.keyword_search("Libya Dawn", 50)
+    assert store.article(explainer) is None
+    assert store.stats()["vectors"] == total - removed_chunks
+    hits = store.keyword_search("Libya Dawn", 50)
     assert hits and not any(chunk_id.startswith(explainer) for chunk_id, _ in hits)
     assert delete(store, article_id="no-such-article") == (0, 0)
 
     articles, _ = delete(store, source="newsbot-samples")
     assert articles == 5
-    assert store.registry.article_ids(source="newsbot-samples") == []
-    assert len(store.registry.article_ids()) == 3
+    assert store.article_ids(source="newsbot-samples") == []
+    assert len(store.article_ids()) == 3
     assert_consistent(store)
 
 
@@ -103,7 +103,7 @@ def test_a_store_refuses_another_embedding_model(store: Store, tmp_path: Path):
         assert snapshot(reopened) == before
 
 
-def test_a_second_writer_is_refused_while_one_holds_the_store(store: Store, config: Config):
+def test_a_second_writer_is_refused_while_one_holds_the_store(store: Store, config: Settings):
     with pytest.raises(StoreError, match="being written by another process"):
         Store(config, write=True)
     with Store(config) as reader:
@@ -163,6 +163,6 @@ def test_a_later_version_in_the_same_run_wins(store: Store, tmp_path: Path):
     path = write(tmp_path / "twice.jsonl", "\n".join(lines))
     report = ingest([path], store)
     assert (report.articles_new, report.articles_updated) == (1, 1)
-    (article_id,) = store.registry.article_ids()
-    assert store.registry.article(article_id).text.startswith("Second version")
+    (article_id,) = store.article_ids()
+    assert store.article(article_id).text.startswith("Second version")
     assert_consistent(store)

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from corpus.store import Store
-from ingest.pipeline import ingest
-from newsbot.config import Config, LlmConfig
-from qa.chain import QA
-from qa.evaluation import citations_valid
-from qa.llm import token_limit
+from newsbot.corpus.store import Store
+from newsbot.evaluation import citations_valid
+from newsbot.ingest.pipeline import ingest
+from newsbot.qa.chain import QA
+from newsbot.qa.llm import chat_model, token_limit
+from newsbot.settings import LlmSettings, Settings, SettingsError
 from tests.conftest import SAMPLES, WebServer, make_config
 from tests.fake_openai import FakeOpenAI
 
@@ -30,7 +30,7 @@ def llm(web: WebServer) -> FakeOpenAI:
 
 @pytest.fixture
 def qa(sample_store: Path, llm: FakeOpenAI) -> Iterator[QA]:
-    config: Config = make_config(
+    config: Settings = make_config(
         sample_store, llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted", "timeout": 2}
     )
     with Store(config) as store:
@@ -58,8 +58,10 @@ def test_a_good_cited_answer_is_kept_with_exact_quotes(qa: QA, llm: FakeOpenAI):
 
 
 def test_openai_itself_gets_its_owntoken_limit_name():
-    assert token_limit(LlmConfig(base_url="", max_tokens=50)) == {"max_completion_tokens": 50}
-    assert token_limit(LlmConfig(base_url="https://api.openai.com/v1", max_tokens=50)) == {"max_completion_tokens": 50}
+    assert token_limit(LlmSettings(base_url="", max_tokens=50)) == {"max_completion_tokens": 50}
+    assert token_limit(LlmSettings(base_url="https://api.openai.com/v1", max_tokens=50)) == {
+        "max_completion_tokens": 50
+    }
 
 
 def test_a_citation_to_a_passage_that_was_not_given_is_removed(qa: QA, llm: FakeOpenAI):
@@ -118,3 +120,11 @@ def test_a_follow_up_is_rewritten_by_the_llm(qa: QA, llm: FakeOpenAI):
     answer, _ = qa.ask("and who backs it?", history=history)
     assert answer.query == "who backs the government that governs Tripoli"
     assert "Who governs Tripoli?" in llm.requests[0]["messages"][-1]["content"]
+
+
+@pytest.mark.parametrize("provider", ["nosuch", "ollama"])
+def test_a_provider_langchain_cannot_build_is_a_configuration_error(provider: str):
+    """An unknown provider, or one whose integration package is not installed (langchain-ollama is not a
+    dependency), fails at start naming the key, not at the first question."""
+    with pytest.raises(SettingsError, match=rf"llm.provider '{provider}'"):
+        chat_model(LlmSettings(provider=provider, model="some-model"))

@@ -2,16 +2,16 @@ import json
 import socket
 from pathlib import Path
 
-from corpus.types import Article
-from ingest.formats import ReadFailure
-from ingest.readers import read_inputs
-from newsbot.config import IngestConfig
+from newsbot.ingest.formats import ReadFailure
+from newsbot.ingest.readers import read_inputs
+from newsbot.records import Article
+from newsbot.settings import IngestSettings
 from tests.conftest import SAMPLES, WebServer
 
-CONFIG = IngestConfig(fetch_timeout=5)
+CONFIG = IngestSettings(fetch_timeout=5)
 
 
-def read(*inputs: str, config: IngestConfig = CONFIG) -> list[Article | ReadFailure]:
+def read(*inputs: str, config: IngestSettings = CONFIG) -> list[Article | ReadFailure]:
     return list(read_inputs(list(inputs), config))
 
 
@@ -141,7 +141,7 @@ def test_unreachable_missing_oversized_and_unsupported_inputs_are_named(web: Web
         str(tmp_path / "nope.txt"),
         str(tmp_path / "scan.pdf"),
     ]
-    failures = read(*inputs, config=IngestConfig(fetch_timeout=5, max_input_bytes=1000))
+    failures = read(*inputs, config=IngestSettings(fetch_timeout=5, max_input_bytes=1000))
     assert [f.input for f in failures] == inputs
     reasons = [f.error for f in failures]
     assert reasons[0].startswith("HTTP 404")

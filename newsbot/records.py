@@ -1,9 +1,63 @@
-"""What retrieval returns and what an answer is: plain data every front end renders from."""
+"""Plain records every layer shares: articles and chunks (ingest -> store), retrieval filters and passages
+(store -> qa), answers and citations (qa -> surfaces). They import nothing of ours."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Article:
+    """One stored article. ``id`` is derived from ``key`` (explicit id, url, or file path), so the same
+    origin always maps to the same article and a changed text replaces the old one."""
+
+    key: str
+    text: str
+    title: str
+    source: str
+    published: str | None = None
+    url: str | None = None
+    dateline: str | None = None
+    origin: str = ""
+    id: str = field(init=False)
+    text_hash: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", article_id(self.key))
+        object.__setattr__(self, "text_hash", text_hash(self.text))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article: its text is exactly ``article.text[start:end]``."""
+
+    id: str
+    article_id: str
+    seq: int
+    start: int
+    end: int
+    text: str
+
+
+def article_id(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def text_hash(text: str) -> str:
+    """Hash of the text with whitespace normalised, so re-wrapped copies of one story compare equal."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to a published date range (ISO dates, inclusive), one source, and/or given articles."""
+
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+    article_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from qa.types import Answer
+from newsbot.records import Answer
 
 
 def answer_text(answer: Answer) -> str:

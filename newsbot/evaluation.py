@@ -24,14 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.registry import Filters
-from corpus.sentences import sentence_spans
-from corpus.store import Store
-from corpus.text import content_terms, stem, stemmed_words
-from corpus.types import article_id as article_id_of
-from ingest.formats import InputError, article_from_record
-from newsbot.config import Config
-from qa.types import Answer, Passage
+from newsbot.corpus.store import Store
+from newsbot.ingest.formats import InputError, article_from_record
+from newsbot.records import Answer, Filters, Passage
+from newsbot.sentences import sentence_spans
+from newsbot.settings import Settings
+from newsbot.text import content_terms, stem, stemmed_words
 
 HIT_AT = (1, 4, 10)
 STATED_TERMS = 2  # key terms of the question a sentence must share to state the answer rather than mention it
@@ -133,7 +131,7 @@ def citations_valid(answer: Answer, store: Store) -> tuple[int, int]:
     markers_ok = all(int(n) in numbers for n in _MARKER.findall(answer.text))
     valid = 0
     for citation in answer.citations:
-        article = store.registry.article(citation.article_id)
+        article = store.article(citation.article_id)
         if markers_ok and article is not None and article.text[citation.start : citation.end] == citation.quote:
             valid += 1
     return valid, len(answer.citations)
@@ -189,13 +187,7 @@ def scope_filter(store: Store, keys: tuple[str, ...] | None) -> Filters | None:
     """Filters restricting retrieval to the stored articles with these identity keys (aliases followed)."""
     if keys is None:
         return None
-    ids = set()
-    for key in keys:
-        article_id = article_id_of(key)
-        target = article_id if store.registry.article(article_id) else store.registry.alias_target(key)
-        if target:
-            ids.add(target)
-    return Filters(article_ids=frozenset(ids))
+    return Filters(article_ids=frozenset(filter(None, map(store.resolve, keys))))
 
 
 def realtimeqa_corpus(path: Path) -> Path | None:
@@ -219,7 +211,7 @@ def evaluate(
     """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``naive``, when given, ``QA.naive_llm``;
     ``offline``, when ``ask`` answers with an LLM, the offline answerer on the same passages) and add the scores
     to ``report``."""
-    originals = {a: store.registry.article(a).text for a in store.registry.article_ids()}
+    originals = {a: store.article(a).text for a in store.article_ids()}
     texts = {a: normalize(text) for a, text in originals.items()}
     for question in questions:
         golds = [normalize(g) for g in question.gold if normalize(g)]
@@ -273,7 +265,7 @@ def evaluate(
         report.rows.append(row)
 
 
-def week_config(config: Config, work_dir: Path, corpus: Path) -> Config:
+def week_config(config: Settings, work_dir: Path, corpus: Path) -> Settings:
     """The configuration of the store that holds one RealTimeQA week's articles."""
     week = corpus.name.removesuffix("_gcs.jsonl")
     chroma = config.store.chroma.model_copy(update={"collection": f"eval-{week}"})

