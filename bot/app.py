@@ -11,6 +11,7 @@ import logging
 import re
 import tempfile
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -74,17 +75,38 @@ class NewsBot:
             .post_init(self.startup)
             .build()
         )
-        app.add_handler(CommandHandler(["start", "help"], self.help), group=0)
-        app.add_handler(CommandHandler("new", self.new))
-        app.add_handler(CommandHandler("ask", self.ask_command))
-        app.add_handler(CommandHandler("source", self.source))
-        app.add_handler(CommandHandler("stats", self.stats))
-        app.add_handler(CommandHandler("delete", self.delete))
-        app.add_handler(CallbackQueryHandler(self.sources_pressed, pattern=f"^{SOURCES_PREFIX}"))
-        app.add_handler(MessageHandler(filters.Document.ALL, self.upload))
-        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.text))
+        served, admins = self._audiences()
+        app.add_handlers(
+            [
+                CommandHandler(["start", "help"], self.help, filters=served),
+                CommandHandler("new", self.new, filters=served),
+                CommandHandler("ask", self.ask_command, filters=served),
+                CommandHandler("source", self.source, filters=served),
+                CommandHandler("stats", self.stats, filters=admins),
+                CommandHandler("delete", self.delete, filters=admins),
+                MessageHandler(filters.Document.ALL & admins, self.upload),
+                MessageHandler(filters.TEXT & ~filters.COMMAND & served, self.text),
+                CommandHandler("stats", self._admins_only("/stats is"), filters=served),
+                CommandHandler("delete", self._admins_only("/delete is"), filters=served),
+                MessageHandler(filters.Document.ALL & served, self._admins_only("adding articles is")),
+                MessageHandler(~served, self.private),
+                CallbackQueryHandler(self.sources_pressed, pattern=f"^{SOURCES_PREFIX}"),
+            ]
+        )
         app.add_error_handler(self.failed)
         return app
+
+    def _audiences(self) -> tuple[filters.BaseFilter, filters.BaseFilter]:
+        """Who is served (everyone, unless allowed_users or allowed_chats is set; admins always) and who is an
+        admin, as python-telegram-bot filters: every handler is gated once, where it is registered."""
+        settings = self.settings
+        admins = filters.User(user_id=settings.admins)
+        if not settings.allowed_users and not settings.allowed_chats:
+            return filters.ALL, admins
+        served = filters.User(user_id=(*settings.allowed_users, *settings.admins)) | filters.Chat(
+            chat_id=settings.allowed_chats
+        )
+        return served, admins
 
     async def startup(self, app: Application) -> None:
         """Register the command menu (post_init under run_polling / run_webhook; tests call it directly)."""
@@ -93,7 +115,7 @@ class NewsBot:
     # -- questions ----------------------------------------------------------------------------------------
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not message.text or not await self._allowed(update):
+        if message is None or not message.text:
             return
         url = _URL_ONLY.match(message.text)
         if url and self._is_admin(update):
@@ -116,7 +138,7 @@ class NewsBot:
 
     async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not await self._allowed(update):
+        if message is None:
             return
         question = " ".join(context.args or [])
         if not question:
@@ -159,7 +181,7 @@ class NewsBot:
 
     async def source(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not await self._allowed(update):
+        if message is None:
             return
         stored = self._replied_answer(message) or self.state.latest(message.chat_id)
         args = context.args or []
@@ -174,15 +196,15 @@ class NewsBot:
     # -- conversation and help ----------------------------------------------------------------------------
     async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is not None and await self._allowed(update):
+        if message is not None:
             self.state.new_conversation(message.chat_id)
             await message.reply_text("New conversation: earlier questions no longer count.")
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not await self._allowed(update):
+        if message is None:
             return
-        stats = await asyncio.to_thread(self.store.stats)
+        stats = await asyncio.to_thread(self.store.summary)
         sources = ", ".join(list(stats["sources"])[:8]) or "none yet"
         await message.reply_text(
             f"I answer questions about {stats['articles']} news articles "
@@ -195,7 +217,7 @@ class NewsBot:
 
     # -- admin --------------------------------------------------------------------------------------------
     async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = await self._admin_message(update, "adding articles is")
+        message = update.effective_message
         if message is None or message.document is None:
             return
         name = Path(message.document.file_name or "upload.txt").name
@@ -222,7 +244,7 @@ class NewsBot:
             return ingest(inputs, store)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = await self._admin_message(update, "/stats is")
+        message = update.effective_message
         if message is None:
             return
         stats = await asyncio.to_thread(self.store.stats)
@@ -233,7 +255,7 @@ class NewsBot:
         )
 
     async def delete(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = await self._admin_message(update, "/delete is")
+        message = update.effective_message
         if message is None:
             return
         if len(context.args or []) != 1:
@@ -257,28 +279,20 @@ class NewsBot:
         if isinstance(update, Update) and update.effective_message is not None:
             await update.effective_message.reply_text("Sorry, something went wrong with that. Please try again.")
 
-    async def _allowed(self, update: Update) -> bool:
-        users, chats = self.settings.allowed_users, self.settings.allowed_chats
-        if not users and not chats:
-            return True
-        user, chat = update.effective_user, update.effective_chat
-        if (user and user.id in users) or (chat and chat.id in chats) or self._is_admin(update):
-            return True
+    async def private(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Anything from someone the allow-lists leave out: one polite refusal per chat, then silence."""
+        chat, message = update.effective_chat, update.effective_message
         if chat is not None and chat.id not in self._refused:
             self._refused.add(chat.id)
-            if update.effective_message is not None:
-                await update.effective_message.reply_text("Sorry, this bot is private.")
-        return False
+            if message is not None:
+                await message.reply_text("Sorry, this bot is private.")
 
-    async def _admin_message(self, update: Update, what: str) -> Message | None:
-        """The update's message when an admin sent it; others get a polite refusal (and None)."""
-        message = update.effective_message
-        if message is None or not await self._allowed(update):
-            return None
-        if not self._is_admin(update):
-            await message.reply_text(f"Sorry, {what} only for the bot's admins.")
-            return None
-        return message
+    def _admins_only(self, what: str) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+        async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            if update.effective_message is not None:
+                await update.effective_message.reply_text(f"Sorry, {what} only for the bot's admins.")
+
+        return refuse
 
     def _is_admin(self, update: Update) -> bool:
         return update.effective_user is not None and update.effective_user.id in self.settings.admins

@@ -233,16 +233,23 @@ class Store:
             found.append(f"{len(registry_ids - vector_ids)} chunks without a vector")
         return found
 
-    def stats(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
+        """What the registry alone says (articles, chunks, sources, dates): answers even when Chroma is down."""
         registry = self._registry.stats()
-        meta = self._registry.meta()
         return {
             "articles": registry.articles,
             "chunks": registry.chunks,
-            "vectors": self._vectors.count(),
             "sources": registry.sources,
             "first_published": registry.first_published,
             "last_published": registry.last_published,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """The summary with the vector count, the model and where and how large the store is."""
+        meta = self._registry.meta()
+        return {
+            **self.summary(),
+            "vectors": self._vectors.count(),
             "model": meta.get("embedding_model", self._model_name),
             "dimension": int(meta["embedding_dimension"]) if "embedding_dimension" in meta else None,
             "store_path": str(self.path.resolve()),

@@ -29,7 +29,7 @@ from newsbot.ingest.formats import InputError, article_from_record
 from newsbot.records import Answer, Filters, Passage
 from newsbot.sentences import sentence_spans
 from newsbot.settings import Settings
-from newsbot.text import content_terms, stem, stemmed_words
+from newsbot.text import stemmed_terms, stemmed_words
 
 HIT_AT = (1, 4, 10)
 STATED_TERMS = 2  # key terms of the question a sentence must share to state the answer rather than mention it
@@ -115,13 +115,11 @@ def contains_normalized(text: str, golds: Iterable[str]) -> bool:
 def states_answer(text: str, golds: list[str], question: str) -> bool:
     """Whether a sentence of ``text`` holds a (normalised) gold answer and shares at least ``STATED_TERMS`` of
     the question's key terms (all of them when it has fewer)."""
-    terms = {stem(t) for t in content_terms(question)}
+    terms = stemmed_terms(question)
     needed = min(STATED_TERMS, len(terms))
     sentences = (text[start:end] for start, end in sentence_spans(text))
-    return any(
-        contains_normalized(normalize(sentence), golds) and len(terms & stemmed_words(sentence)) >= needed
-        for sentence in sentences
-    )
+    holding = [sentence for sentence in sentences if contains_normalized(normalize(sentence), golds)]
+    return any(len(terms & words) >= needed for words in stemmed_words(holding))
 
 
 def citations_valid(answer: Answer, store: Store) -> tuple[int, int]:

@@ -1,8 +1,11 @@
-"""Word-level helpers shared by keyword search and answer scoring."""
+"""Word-level helpers shared by keyword search and answer scoring: one tokenizer and stemmer for both."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
+import threading
+from collections.abc import Sequence
 
 WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
@@ -18,29 +21,40 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(w for w in WORD.findall(text.lower()) if w not in STOPWORDS))
 
 
-IRREGULAR = dict(
-    pair.split(":")
-    for pair in """fought:fight won:win led:lead took:take taken:take held:hold made:make gave:give given:give went:go
-    gone:go came:come met:meet left:leave lost:lose paid:pay sold:sell told:tell said:say struck:strike
-    began:begin begun:begin became:become brought:bring bought:buy built:build chose:choose
-    chosen:choose fell:fall fallen:fall found:find got:get grew:grow kept:keep knew:know known:know
-    ran:run rose:rise saw:see seen:see sent:send shot:shoot spent:spend stood:stand stole:steal
-    stolen:steal swore:swear sworn:swear wrote:write written:write spoke:speak spoken:speak died:die
-    dead:die killed:kill elected:elect""".split()
-)
+KEYWORD_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
-def stem(word: str) -> str:
-    """A light lemmatiser: common irregular verbs, then plural, possessive, -ed and -ing suffixes, so that
-    "governs" meets "governed" and "fought" meets "fight"."""
-    if word in IRREGULAR:
-        return IRREGULAR[word]
-    for suffix in ("'s", "ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+class _Stemmer:
+    """Stems by the keyword index's own tokenizer (SQLite FTS5, Porter), run on an in-memory table, so that a
+    word counts as a question's key term in a sentence exactly when the keyword search would match it there."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._db.execute(f"CREATE VIRTUAL TABLE texts USING fts5 (body, tokenize = '{KEYWORD_TOKENIZER}')")
+        self._db.execute("CREATE VIRTUAL TABLE terms USING fts5vocab (texts, 'instance')")
+        self._lock = threading.Lock()
+
+    def stems(self, texts: Sequence[str]) -> list[set[str]]:
+        found: list[set[str]] = [set() for _ in texts]
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT INTO texts (rowid, body) VALUES (?, ?)", enumerate(texts))
+                for row, term in self._db.execute("SELECT doc, term FROM terms"):
+                    found[row].add(term)
+            finally:
+                self._db.execute("ROLLBACK")
+        return found
 
 
-def stemmed_words(text: str) -> set[str]:
-    """The stems of every word of ``text``: what the stems of a question's or claim's key terms are looked up in."""
-    return {stem(w) for w in WORD.findall(text.lower())}
+_STEMMER = _Stemmer()
+
+
+def stemmed_words(texts: Sequence[str]) -> list[set[str]]:
+    """The stems of the words of each text, as the keyword index stems them ("governs", "governed" -> "govern")."""
+    return _STEMMER.stems(texts)
+
+
+def stemmed_terms(text: str) -> set[str]:
+    """The stems of a question's or claim's key terms (``content_terms``)."""
+    return stemmed_words([" ".join(content_terms(text))])[0]

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import re
 
-from newsbot.text import IRREGULAR, STOPWORDS, WORD
+from newsbot.text import STOPWORDS, WORD
 
 _NAME = r"(?:[A-Z][\w'\u2019.-]*|\d[\d,.]*%?)"
 _PHRASE = re.compile(rf"{_NAME}(?:\s+(?:(?:of|the|and|de|al|for)\s+)?{_NAME})*")
 _FOCUS = re.compile(r"\b(?:which|what)\s+([^?]*)", re.IGNORECASE)
-_FOCUS_STOP = STOPWORDS | IRREGULAR.keys() | {"say", "says", "recently", "now", "last", "may", "might", "must", "shall"}
+# Irregular past forms end a question's focus like the -ed ones do ("which team won").
+_IRREGULAR_PAST = set(
+    """fought won led took taken held made gave given went gone came come met left lost paid sold told said struck
+    began begun became brought bought built chose chosen fell fallen found got grew kept knew known ran rose saw seen
+    sent shot spent stood stole stolen swore sworn wrote written spoke spoken died dead killed elected""".split()
+)
+_FOCUS_STOP = STOPWORDS | _IRREGULAR_PAST | {"say", "says", "recently", "now", "last", "may", "might", "must", "shall"}
 _FOCUS_WORDS = 3
 _FIXED = (
     (re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE), "number"),

@@ -24,7 +24,7 @@ from newsbot.qa.answer_type import answer_phrases, expected_type
 from newsbot.records import Answer, Citation, Passage, citation_for
 from newsbot.sentences import sentence_spans
 from newsbot.settings import AnswerSettings
-from newsbot.text import WORD, content_terms, stem, stemmed_words
+from newsbot.text import WORD, content_terms, stemmed_words
 
 ABSTAIN_TEXT = "The stored articles don't answer that."
 VOTERS = 20
@@ -62,13 +62,14 @@ class ExtractiveAnswerer:
         if not candidates:
             return []
         terms = content_terms(question)
-        weights = {stem(t): w for t, w in self.store.idf(terms).items()} if terms else {}
+        idf = self.store.idf(terms) if terms else {}
+        weights = {s: idf[t] for t, stems in zip(terms, stemmed_words(terms), strict=True) for s in stems}
         total = sum(weights.values()) or 1.0
         vectors = self.store.encode([question] + [c.text for c in candidates])
         similarity = vectors[1:] @ vectors[0]
         scored = []
-        for candidate, cosine, vector in zip(candidates, similarity, vectors[1:], strict=True):
-            present = stemmed_words(candidate.text)
+        words = stemmed_words([c.text for c in candidates])
+        for candidate, cosine, vector, present in zip(candidates, similarity, vectors[1:], words, strict=True):
             lexical = sum(w for t, w in weights.items() if t in present) / total
             score = float(cosine) + self.config.keyword_weight * lexical
             scored.append(replace(candidate, score=score, evidence=score, vector=vector))

@@ -34,7 +34,7 @@ from newsbot.qa.prompts import (
 from newsbot.records import Answer, Citation, Passage, citation_for
 from newsbot.sentences import sentence_spans
 from newsbot.settings import LlmSettings, SettingsError
-from newsbot.text import content_terms, stem, stemmed_words
+from newsbot.text import stemmed_terms, stemmed_words
 
 OPENAI_HOST = "api.openai.com"
 _MARKER = re.compile(r"\s*\[(\d+)\]")
@@ -171,12 +171,13 @@ class LlmAnswerer:
         """The passage sentence that best supports ``claim``, if any does."""
         spans = sentence_spans(passage.text) or [(0, len(passage.text))]
         sentences = [passage.text[s:e] for s, e in spans]
-        claim_terms = {stem(t) for t in content_terms(claim)}
+        claim_terms = stemmed_terms(claim)
         if not claim_terms:
             return None
-        coverage = [len(claim_terms & stemmed_words(s)) / len(claim_terms) for s in sentences]
+        *sentence_words, passage_words = stemmed_words([*sentences, passage.text])
+        coverage = [len(claim_terms & words) / len(claim_terms) for words in sentence_words]
         best = max(range(len(sentences)), key=coverage.__getitem__)
-        whole = len(claim_terms & stemmed_words(passage.text)) / len(claim_terms)
+        whole = len(claim_terms & passage_words) / len(claim_terms)
         if whole < LEXICAL_SUPPORT:
             vectors = self.store.encode([claim, *sentences])
             similarity = vectors[1:] @ vectors[0]

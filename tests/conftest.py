@@ -18,6 +18,7 @@ import pytest
 
 from newsbot.corpus.store import Store
 from newsbot.settings import Settings
+from tests.fake_encoder import HashingEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "examples" / "articles"
@@ -38,9 +39,14 @@ def config(tmp_path: Path) -> Settings:
     return make_config(tmp_path / "store")
 
 
+def open_store(config: Settings, *, write: bool = False) -> Store:
+    """A real store (SQLite, embedded Chroma) whose vectors come from the small test encoder, not the model."""
+    return Store(config, write=write, encoder=HashingEncoder())
+
+
 @pytest.fixture
 def store(config: Settings) -> Iterator[Store]:
-    with Store(config, write=True) as opened:
+    with open_store(config, write=True) as opened:
         yield opened
 
 

@@ -15,6 +15,8 @@ from newsbot.records import Answer, Filters, Passage
 from newsbot.settings import Settings
 from tests.conftest import SAMPLES, SHARED_DATA, make_config
 
+pytestmark = pytest.mark.e2e
+
 SEED = SHARED_DATA / "seed" / "derna-2015-06-14.txt"
 
 DESIGN_QUESTIONS = [

@@ -19,7 +19,7 @@ from tests.fake_telegram import BOT_USER, FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN"
 ADMIN, USER = 7001, 7002
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 
 @pytest.fixture

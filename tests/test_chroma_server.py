@@ -9,6 +9,8 @@ from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from tests.conftest import SAMPLES, ChromaServer, assert_consistent, free_port, make_config
 
+pytestmark = pytest.mark.e2e
+
 
 def test_ingest_update_and_delete_against_a_chroma_server(chroma_server: ChromaServer, tmp_path: Path):
     config = make_config(

@@ -10,8 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from newsbot.corpus.store import Store
 from tests.conftest import ROOT, SAMPLES, assert_consistent, make_config
+
+pytestmark = pytest.mark.e2e
 
 REPORT_KEYS = {
     "articles_new",

@@ -4,9 +4,13 @@ its two scopes, through the real CLI, store and model."""
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, SAMPLES, WebServer
 from tests.fake_openai import FakeOpenAI
 from tests.test_cli import newsbot_env, run
+
+pytestmark = pytest.mark.e2e
 
 QUESTIONS = ROOT / "examples" / "questions.jsonl"
 

@@ -1,4 +1,4 @@
-"""The write path against a real embedded Chroma and the real model."""
+"""The write path and the Store API against a real embedded Chroma, with the small test encoder."""
 
 import json
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 from newsbot.corpus.store import ModelMismatchError, Store, StoreError
 from newsbot.ingest.pipeline import delete, ingest
 from newsbot.settings import Settings
-from tests.conftest import SAMPLES, assert_consistent, make_config
+from tests.conftest import SAMPLES, assert_consistent, make_config, open_store
 
 
 def write(path: Path, text: str | bytes) -> str:
@@ -97,16 +97,16 @@ def test_a_store_refuses_another_embedding_model(store: Store, tmp_path: Path):
     before = snapshot(store)
     store.close()
     other = make_config(store.path, embedding={"model": str(tmp_path / "another-model")})
-    with pytest.raises(ModelMismatchError, match="all-MiniLM-L6-v2"):
+    with pytest.raises(ModelMismatchError, match="tests/hashing-encoder"):
         Store(other, write=True)
-    with Store(make_config(store.path)) as reopened:
+    with open_store(make_config(store.path)) as reopened:
         assert snapshot(reopened) == before
 
 
 def test_a_second_writer_is_refused_while_one_holds_the_store(store: Store, config: Settings):
     with pytest.raises(StoreError, match="being written by another process"):
-        Store(config, write=True)
-    with Store(config) as reader:
+        open_store(config, write=True)
+    with open_store(config) as reader:
         assert reader.stats()["articles"] == 0
 
 
@@ -114,7 +114,7 @@ def test_bad_inputs_are_named_and_the_rest_of_the_batch_still_lands(tmp_path: Pa
     config = make_config(tmp_path / "store", ingest={"max_input_bytes": 4000})
     good = tmp_path / "in"
     kept = write(good / "kept.txt", "The council approved the new budget on Tuesday. Taxes stay the same.")
-    with Store(config, write=True) as store:
+    with open_store(config, write=True) as store:
         ingest([kept], store)
         before = snapshot(store)
         bad = {
@@ -166,3 +166,26 @@ def test_a_later_version_in_the_same_run_wins(store: Store, tmp_path: Path):
     (article_id,) = store.article_ids()
     assert store.article(article_id).text.startswith("Second version")
     assert_consistent(store)
+
+
+def test_a_reader_writes_through_writing_and_sees_what_it_wrote(config: Settings):
+    with open_store(config) as reader:
+        with reader.writing() as writer:
+            report = ingest([str(SAMPLES / "libya")], writer)
+            with pytest.raises(StoreError, match="being written by another process"):
+                open_store(config, write=True)
+        assert report.articles_new == reader.summary()["articles"] == 2
+        assert reader.keyword_search("Derna", 5)
+        assert reader.dense_search("Who controls Derna?", 3)
+    with open_store(config, write=True) as again:  # the lock was released
+        assert again.summary()["articles"] == 2
+
+
+def test_problems_names_vectors_lost_or_left_behind(store: Store):
+    ingest([str(SAMPLES / "libya")], store)
+    assert store.problems() == []
+    lost = sorted(store._registry.chunk_ids())[:2]  # white-box: play a vector store that lost two vectors
+    store._vectors.delete(lost)
+    assert store.problems() == ["2 chunks without a vector"]
+    assert store.repair().vectors_restored == 2
+    assert store.problems() == []

@@ -14,6 +14,8 @@ from newsbot.settings import LlmSettings, Settings, SettingsError
 from tests.conftest import SAMPLES, WebServer, make_config
 from tests.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
