@@ -47,11 +47,11 @@ def main() -> None:
             qa.ask(question)
             ours.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            store.vectors.query(store.embedder.encode([question])[0], 4)
+            store.dense_search(question, 4)
             dense.append((time.perf_counter() - started) * 1000)
     print(
         f"store: {stats['articles']} articles, {stats['chunks']} chunks; {len(questions)} questions; "
-        f"backend {store.embedder.backend}-{store.embedder.precision}"
+        f"backend {store.model_runtime}"
     )
     for name, times in (("newsbot ask", ours), ("dense top-4 baseline", dense)):
         p90 = statistics.quantiles(times, n=10)[-1]

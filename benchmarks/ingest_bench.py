@@ -66,14 +66,14 @@ def phase_ours(corpus: Path, work: Path) -> dict:
     config = load_settings(environ={"NEWSBOT_STORE__PATH": str(work / "ours")})
     with Store(config, write=True) as store:
         loaded = time.perf_counter()
-        store.embedder.encode(["warm up"])
+        store.warm_up()
         load_seconds = time.perf_counter() - loaded
         report = ingest([str(corpus)], store)
         texts = []
-        for article_id in store.registry.article_ids():
-            title = store.registry.article(article_id).title
-            texts.extend(store.embedding_text(chunk, title) for chunk in store.registry.chunks_of(article_id))
-        label = f"{store.embedder.backend}-{store.embedder.precision}"
+        for article_id in store.article_ids():
+            title = store.article(article_id).title
+            texts.extend(store.embedding_text(chunk, title) for chunk in store.chunks_of(article_id))
+        label = store.model_runtime
     (work / "texts.json").write_text(json.dumps(texts))
     chars = sum(len(a["text"]) for a in map(json.loads, corpus.read_text().splitlines()))
     return {
@@ -97,7 +97,7 @@ def phase_raw(work: Path, backend: str, precision: str) -> dict:
     started = time.perf_counter()
     vectors = embedder.encode(texts)
     seconds = time.perf_counter() - started
-    label = f"{embedder.backend}-{embedder.precision}"
+    label = embedder.runtime
     np.save(work / f"chunks-{label}.npy", vectors)
     np.save(work / f"questions-{label}.npy", embedder.encode(questions()))
     return {"chunks": len(texts), "seconds": round(seconds, 3), "label": label, "peak_rss_mb": peak_rss_mb()}

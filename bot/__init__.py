@@ -1,1 +1,1 @@
-"""The Telegram front end; depends on qa/ and ingest/, nothing depends on it."""
+"""The Telegram surface: python-telegram-bot handlers over qa and ingest; only the cli imports it."""

@@ -1,1 +1,1 @@
-"""Answering: hybrid retrieval, the offline and LLM answerers, citation checks, evaluation."""
+"""Answering: hybrid retrieval, the offline and LLM answerers, citation checks; reads the corpus through Store."""
