@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from newsbot.records import Article, Chunk, Filters
-from newsbot.text import WORD, content_terms
+from newsbot.text import KEYWORD_TOKENIZER, WORD, content_terms, keyword_forms
 
 _CHUNK_RECORD = ("chunk_id", "article_id", "seq", "start", "end", "text", "title", "source", "published", "url")
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     "end" INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5 (text, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5 (text, tokenize = '{KEYWORD_TOKENIZER}');
 CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY, op TEXT NOT NULL CHECK (op IN ('add', 'delete')));
 """
 
@@ -188,16 +188,16 @@ class Registry:
             "SELECT c.id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN chunks c ON c.rowid = chunk_fts.rowid "
             f"JOIN articles a ON a.id = c.article_id WHERE chunk_fts MATCH ? {conditions} "
             "ORDER BY bm25(chunk_fts) LIMIT ?",
-            (" OR ".join(f'"{term}"' for term in terms), *params, limit),
+            (" OR ".join(_match(term) for term in terms), *params, limit),
         )
         return [(cid, float(score)) for cid, score in rows]
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        """BM25-style inverse document frequency of each term over the chunks (same tokenizer as the index)."""
+        """BM25-style inverse document frequency of each term (with its irregular forms) over the chunks."""
         total = self.chunk_count()
         weights = {}
         for term in terms:
-            found = self._db.execute("SELECT count(*) FROM chunk_fts WHERE chunk_fts MATCH ?", (f'"{term}"',))
+            found = self._db.execute("SELECT count(*) FROM chunk_fts WHERE chunk_fts MATCH ?", (_match(term),))
             df = found.fetchone()[0]
             weights[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
         return weights
@@ -302,6 +302,11 @@ class Registry:
             dropped.extend(r[1] for r in rows)
         db.executemany("INSERT OR REPLACE INTO pending (chunk_id, op) VALUES (?, 'delete')", ((c,) for c in dropped))
         return dropped
+
+
+def _match(term: str) -> str:
+    """An FTS5 query for a term as the one stemmer reads it: the term or any of its irregular forms."""
+    return " OR ".join(f'"{form}"' for form in keyword_forms(term))
 
 
 def _filter_sql(filters: Filters) -> tuple[str, list[str]]:

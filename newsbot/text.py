@@ -22,19 +22,47 @@ def content_terms(text: str) -> list[str]:
 
 
 KEYWORD_TOKENIZER = "porter unicode61 remove_diacritics 2"
+# Irregular forms Porter leaves apart from their base ("fought", "fight"): the one stemmer maps each to its
+# base's stem, and keyword search asks for every form of a term's base, so both halves of a score agree.
+IRREGULAR = dict(
+    pair.split(":")
+    for pair in """fought:fight won:win led:lead took:take taken:take held:hold made:make gave:give given:give went:go
+    gone:go came:come met:meet left:leave lost:lose paid:pay sold:sell told:tell said:say struck:strike
+    began:begin begun:begin became:become brought:bring bought:buy built:build chose:choose
+    chosen:choose fell:fall fallen:fall found:find got:get grew:grow kept:keep knew:know known:know
+    ran:run rose:rise saw:see seen:see sent:send shot:shoot spent:spend stood:stand stole:steal
+    stolen:steal swore:swear sworn:swear wrote:write written:write spoke:speak spoken:speak died:die
+    dead:die killed:kill elected:elect""".split()
+)
 
 
 class _Stemmer:
-    """Stems by the keyword index's own tokenizer (SQLite FTS5, Porter), run on an in-memory table, so that a
-    word counts as a question's key term in a sentence exactly when the keyword search would match it there."""
+    """Porter stems as the keyword index makes them (its own FTS5 tokenizer, run on an in-memory table), with
+    irregular forms joined to their base: a word counts as a question's key term in a sentence exactly when
+    keyword search would match it there."""
 
     def __init__(self) -> None:
         self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self._db.execute(f"CREATE VIRTUAL TABLE texts USING fts5 (body, tokenize = '{KEYWORD_TOKENIZER}')")
         self._db.execute("CREATE VIRTUAL TABLE terms USING fts5vocab (texts, 'instance')")
         self._lock = threading.Lock()
+        forms, bases = list(IRREGULAR), list(IRREGULAR.values())
+        porter = [min(stems) for stems in self._porter(forms + bases)]
+        self._aliases = dict(zip(porter[: len(forms)], porter[len(forms) :], strict=True))
+        self._forms: dict[str, set[str]] = {}
+        for form, base, stem in zip(forms, bases, porter[len(forms) :], strict=True):
+            self._forms.setdefault(stem, {base}).add(form)
 
     def stems(self, texts: Sequence[str]) -> list[set[str]]:
+        return [{self._aliases.get(term, term) for term in found} for found in self._porter(texts)]
+
+    def forms(self, word: str) -> list[str]:
+        """``word`` and every irregular form that shares its stem ("win" -> win, won)."""
+        (stems,) = self.stems([word])
+        extra = set().union(*(self._forms.get(stem, set()) for stem in stems)) - {word}
+        return [word, *sorted(extra)]
+
+    def _porter(self, texts: Sequence[str]) -> list[set[str]]:
         found: list[set[str]] = [set() for _ in texts]
         with self._lock:
             self._db.execute("BEGIN")
@@ -51,10 +79,15 @@ _STEMMER = _Stemmer()
 
 
 def stemmed_words(texts: Sequence[str]) -> list[set[str]]:
-    """The stems of the words of each text, as the keyword index stems them ("governs", "governed" -> "govern")."""
+    """The stems of the words of each text ("governs", "governed" -> "govern"; "fought" -> "fight")."""
     return _STEMMER.stems(texts)
 
 
 def stemmed_terms(text: str) -> set[str]:
     """The stems of a question's or claim's key terms (``content_terms``)."""
     return stemmed_words([" ".join(content_terms(text))])[0]
+
+
+def keyword_forms(term: str) -> list[str]:
+    """What keyword search asks for to find ``term`` as the stemmer would: the term and its irregular forms."""
+    return _STEMMER.forms(term)

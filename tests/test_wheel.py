@@ -20,6 +20,23 @@ from tests.conftest import ROOT, SAMPLES
 
 pytestmark = pytest.mark.e2e
 GENERIC_NAMES = ("bot", "qa", "corpus", "ingest", "tests", "benchmarks")
+# The installed newsbot's own requirements that are missing or of the wrong version (``pip check`` would also
+# judge the borrowed packages against the fresh environment's own older setuptools).
+UNMET_REQUIREMENTS = """
+from importlib.metadata import PackageNotFoundError, distribution, version
+from packaging.requirements import Requirement
+unmet = []
+for spec in distribution("newsbot").requires or []:
+    requirement = Requirement(spec)
+    if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+        continue
+    try:
+        if not requirement.specifier.contains(version(requirement.name), prereleases=True):
+            unmet.append(spec)
+    except PackageNotFoundError:
+        unmet.append(spec)
+print(unmet)
+"""
 
 
 def sh(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -56,7 +73,7 @@ def test_installed_from_the_wheel_it_ingests_answers_and_reports_from_an_empty_f
     site = Path(sh(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path).strip())
     (site / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     sh(python, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--force-reinstall", wheel, cwd=tmp_path)
-    sh(python, "-m", "pip", "check", cwd=tmp_path)  # every declared dependency is present
+    assert sh(python, "-c", UNMET_REQUIREMENTS, cwd=tmp_path).strip() == "[]"
 
     empty = tmp_path / "empty"
     empty.mkdir()
