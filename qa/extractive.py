@@ -5,8 +5,9 @@ default answer is made of verbatim sentences. Each candidate sentence is scored 
 the question plus the IDF-weighted share of the question's key terms it contains (lexical evidence mattered
 most in the prototype). Then a vote: the names and numbers that the best sentences agree on raise the
 sentences carrying them, weighted by how near each name sits to the kind of thing the question asks for
-(qa/answer_type.py). The best sentence is quoted; sentences that score close join it within the word
-budget, other articles' first (a second source raised accuracy), paraphrases of a chosen quote never.
+(qa/answer_type.py). The best sentence is quoted, then the one with the strongest direct evidence if the vote
+put another first; sentences that score close join them within the word budget, other articles' first (a
+second source raised accuracy), paraphrases of a chosen quote never.
 Below a score floor the answerer abstains and shows the closest passages instead.
 """
 
