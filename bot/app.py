@@ -12,6 +12,7 @@ import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +35,7 @@ from newsbot.bot.state import BotState, StoredAnswer
 from newsbot.corpus.store import Store, StoreError
 from newsbot.ingest.pipeline import IngestReport, delete, ingest
 from newsbot.qa.chain import QA
+from newsbot.records import Filters
 from newsbot.settings import Settings, TelegramSettings
 
 logger = logging.getLogger(__name__)
@@ -154,7 +156,8 @@ class NewsBot:
         async with self._locks[message.chat_id]:
             await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
             history = self.state.history(conversation)
-            answer, _ = await asyncio.to_thread(self.qa.ask, question, history)
+            as_of = Filters(as_of=message.date.astimezone(UTC).date().isoformat())  # the day it was asked
+            answer, _ = await asyncio.to_thread(self.qa.ask, question, history, as_of)
             key = self.state.save(message.chat_id, conversation, question, answer)
             button = InlineKeyboardMarkup([[InlineKeyboardButton("Sources", callback_data=SOURCES_PREFIX + key)]])
             pieces = split_message(answer_html(answer))

@@ -136,6 +136,10 @@ class Registry:
             return [r[0] for r in self._db.execute("SELECT id FROM articles ORDER BY id")]
         return [r[0] for r in self._db.execute("SELECT id FROM articles WHERE source = ? ORDER BY id", (source,))]
 
+    def published_after(self, day: str) -> list[str]:
+        """Ids of the articles published after ``day`` (ISO date)."""
+        return [r[0] for r in self._db.execute("SELECT id FROM articles WHERE published > ? ORDER BY id", (day,))]
+
     def chunks_of(self, article_id: str) -> list[Chunk]:
         article = self.article(article_id)
         if article is None:
@@ -320,6 +324,9 @@ def _filter_sql(filters: Filters) -> tuple[str, list[str]]:
         if value:
             parts.append(f"AND {clause}")
             params.append(value)
+    if filters.as_of:
+        parts.append("AND (a.published IS NULL OR a.published <= ?)")
+        params.append(filters.as_of)
     if filters.article_ids is not None:
         ids = sorted(filters.article_ids)
         parts.append(f"AND a.id IN ({','.join('?' * len(ids))})")

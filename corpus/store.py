@@ -212,7 +212,9 @@ class Store:
 
     def dense_search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` chunks nearest ``query`` in embedding space, best first."""
-        return self._vectors.query(self.encode([query])[0], k, filters or Filters())
+        filters = filters or Filters()
+        hidden = self._registry.published_after(filters.as_of) if filters.as_of else []
+        return self._vectors.query(self.encode([query])[0], k, filters, hidden)
 
     def passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:
         """The chunks of (chunk id, score) pairs as Passages, in order; ids no longer stored are skipped."""

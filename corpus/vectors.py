@@ -59,10 +59,13 @@ class VectorIndex:
         for lo, hi in self._batches(len(ids)):
             self._collection.upsert(ids=list(ids[lo:hi]), embeddings=vectors[lo:hi], metadatas=list(metadatas[lo:hi]))
 
-    def query(self, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, optionally filtered."""
+    def query(
+        self, vector: np.ndarray, k: int, filters: Filters, hidden: Sequence[str] = ()
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, filtered, leaving out the
+        chunks of the ``hidden`` articles."""
         found = self._collection.query(  # fewer than k stored (or matching) is fine: Chroma returns what it has
-            query_embeddings=vector.reshape(1, -1), n_results=k, where=_where(filters), include=["distances"]
+            query_embeddings=vector.reshape(1, -1), n_results=k, where=_where(filters, hidden), include=["distances"]
         )
         return [(cid, 1.0 - float(d)) for cid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
 
@@ -90,9 +93,12 @@ def chunk_metadata(chunk: Chunk, source: str, published: str | None) -> dict[str
     return meta
 
 
-def _where(filters: Filters) -> dict[str, Any] | None:
-    """The filters as a Chroma ``where`` clause on the chunk metadata."""
+def _where(filters: Filters, hidden: Sequence[str]) -> dict[str, Any] | None:
+    """The filters as a Chroma ``where`` clause on the chunk metadata (``as_of`` arrives as ``hidden``: undated
+    chunks carry no date to compare)."""
     clauses: list[dict[str, Any]] = []
+    if hidden:
+        clauses.append({"article_id": {"$nin": sorted(hidden)}})
     if filters.since:
         clauses.append({"published_day": {"$gte": int(filters.since.replace("-", ""))}})
     if filters.until:

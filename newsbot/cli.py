@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--since", metavar="DATE", type=_iso_date, help="only articles published on or after DATE")
     ask.add_argument("--until", metavar="DATE", type=_iso_date, help="only articles published on or before DATE")
     ask.add_argument("--source", metavar="S", help="only articles of this source")
+    ask.add_argument(
+        "--as-of",
+        metavar="DATE",
+        type=_iso_date,
+        help="ask as of this day: later articles are hidden, 'this week' means that week (default: today)",
+    )
     ask.set_defaults(handler=_ask)
 
     show = commands.add_parser("show", parents=[common], help="a cited passage in its article, checked")
@@ -187,7 +193,8 @@ def _delete(args: argparse.Namespace, config: Settings) -> int:
 def _ask(args: argparse.Namespace, config: Settings) -> int:
     with Store(config) as store:
         qa = QA(store, config)
-        answer, _ = qa.ask(args.question, filters=Filters(since=args.since, until=args.until, source=args.source))
+        filters = Filters(since=args.since, until=args.until, source=args.source, as_of=args.as_of)
+        answer, _ = qa.ask(args.question, filters=filters)
     if args.json:
         _print_json(answer.as_json())
     else:

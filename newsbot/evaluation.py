@@ -20,7 +20,7 @@ import string
 import time
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class EvalQuestion:
     question: str
     gold: tuple[str, ...]
     keys: tuple[str, ...] | None = None  # identity keys of the articles this question is asked over
+    as_of: str | None = None  # the day it was asked (RealTimeQA's question_date): later articles are hidden
 
 
 @dataclass
@@ -148,7 +149,8 @@ def load_own_questions(path: Path) -> list[EvalQuestion]:
         if line.strip():
             item = json.loads(line)
             gold = item.get("answers") or [item["answer"]]
-            questions.append(EvalQuestion(str(item.get("id", f"{path.name}:{number}")), item["question"], tuple(gold)))
+            number_id = str(item.get("id", f"{path.name}:{number}"))
+            questions.append(EvalQuestion(number_id, item["question"], tuple(gold), as_of=item.get("as_of")))
     return questions
 
 
@@ -162,7 +164,8 @@ def load_realtimeqa(path: Path, corpus: Path | None = None) -> list[EvalQuestion
             item = json.loads(line)
             gold = item["choices"][int(item["answer"][0])]
             scope = keys.get(item["question_id"]) if corpus else None
-            questions.append(EvalQuestion(item["question_id"], item["question_sentence"], (gold,), scope))
+            as_of = item["question_date"].replace("/", "-") if item.get("question_date") else None
+            questions.append(EvalQuestion(item["question_id"], item["question_sentence"], (gold,), scope, as_of))
     return questions
 
 
@@ -204,17 +207,22 @@ def evaluate(
     *,
     baseline_words: int | None = None,
     naive: Callable[[str, Filters | None], Answer] | None = None,
-    offline: Callable[[str, list[Passage]], Answer] | None = None,
+    offline: Callable[..., Answer] | None = None,
 ) -> None:
     """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``naive``, when given, ``QA.naive_llm``;
     ``offline``, when ``ask`` answers with an LLM, the offline answerer on the same passages) and add the scores
-    to ``report``."""
-    originals = {a: store.article(a).text for a in store.article_ids()}
+    to ``report``. A question with an as-of day is asked as of then, and only articles visible that day count
+    towards its being answerable."""
+    stored = {a: store.article(a) for a in store.article_ids()}
+    originals = {a: article.text for a, article in stored.items()}
     texts = {a: normalize(text) for a, text in originals.items()}
     for question in questions:
         golds = [normalize(g) for g in question.gold if normalize(g)]
         filters = scope_filter(store, question.keys)
         scope = texts if filters is None else {a: texts[a] for a in filters.article_ids or ()}
+        if question.as_of:
+            filters = replace(filters or Filters(), as_of=question.as_of)
+            scope = {a: t for a, t in scope.items() if not stored[a].published or stored[a].published <= question.as_of}
         holding = [a for a, text in scope.items() if contains_normalized(text, golds)]
         answerable = bool(holding)
         stated = any(states_answer(originals[a], golds, question.question) for a in holding)
@@ -234,7 +242,7 @@ def evaluate(
             outcomes["first-words control"] = (control, answer.timings.get("retrieve_ms", latency))
         if offline is not None:
             started = time.perf_counter()
-            offline_answer = offline(question.question, passages)
+            offline_answer = offline(question.question, passages, question.as_of)
             spent = answer.timings.get("retrieve_ms", 0.0) + (time.perf_counter() - started) * 1000
             outcomes["newsbot offline"] = (offline_answer, spent)
         if naive is not None:
@@ -243,6 +251,7 @@ def evaluate(
         row: dict[str, Any] = {
             "id": question.id,
             "question": question.question,
+            "as_of": question.as_of,
             "gold": list(question.gold),
             "answerable": answerable,
             "stated": stated,

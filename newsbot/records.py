@@ -52,12 +52,14 @@ def text_hash(text: str) -> str:
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict retrieval to a published date range (ISO dates, inclusive), one source, and/or given articles."""
+    """Restrict retrieval to a published date range (ISO dates, inclusive), one source, and/or given articles.
+    ``as_of`` is the question's moment: articles published after it do not exist yet; undated ones stay."""
 
     since: str | None = None
     until: str | None = None
     source: str | None = None
     article_ids: frozenset[str] | None = None
+    as_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     query: str = ""
+    as_of: str | None = None  # the day the question was asked as of (ISO date)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -102,6 +102,9 @@ class RetrievalSettings(_Section):
         0.6, gt=0, le=1, description="passages sharing this share of word 5-grams collapse to one (earliest kept)"
     )
     reranker: str = Field("", description="path of a sentence-transformers CrossEncoder; none ships offline")
+    recency_weight: float = Field(
+        1.0, ge=0, description="questions about the present: fusion weight of a newest-first ranking of the candidates"
+    )
 
 
 class AnswerSettings(_Section):
@@ -117,6 +120,13 @@ class AnswerSettings(_Section):
     vote_weight: float = Field(0.6, ge=0, description="boost for sentences carrying the name the best ones agree on")
     vote_temperature: float = Field(0.3, gt=0, description="how far below the best sentence a vote still counts")
     type_weight: float = Field(4.0, ge=0, description='preference for names of the kind asked for ("which country")')
+    recency_weight: float = Field(
+        0.2, ge=0, description='questions about the present ("this week", "latest"): most score an old report loses'
+    )
+    recency_half_life: float = Field(30.0, gt=0, description="days at which a report has lost half that weight")
+    stale_after: int = Field(
+        60, ge=1, description="days: when the newest report found is older than this, the answer says so"
+    )
 
 
 class LlmSettings(_Section):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -16,6 +17,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from newsbot.corpus.store import Store
 from newsbot.qa.extractive import ExtractiveAnswerer
 from newsbot.qa.llm import LlmAnswerer
+from newsbot.qa.recency import age_days, month_year, today
 from newsbot.qa.retrieval import HybridRetriever
 from newsbot.records import Answer, Filters, Passage
 from newsbot.settings import Settings
@@ -43,10 +45,13 @@ class QA:
     def __init__(self, store: Store, config: Settings) -> None:
         self.store = store
         store.warm_up()
-        self.retriever = HybridRetriever(store=store, settings=config.retrieval)
+        self.retriever = HybridRetriever(
+            store=store, settings=config.retrieval, recency_half_life=config.answer.recency_half_life
+        )
         self.extractive = ExtractiveAnswerer(store, config.answer)
         self.llm = LlmAnswerer(store, config.llm, self.extractive) if config.llm.provider != "none" else None
         self.answerer: ExtractiveAnswerer | LlmAnswerer = self.llm or self.extractive
+        self.stale_after = config.answer.stale_after
         self._prepare = RunnableLambda(self._rewrite, name="rewrite") | RunnableLambda(self._retrieve, name="retrieve")
 
     def chain(self) -> Runnable[dict[str, Any], Answer]:
@@ -68,20 +73,29 @@ class QA:
         return self.llm.naive(question, self.retriever.nearest(question, NAIVE_K, filters))
 
     def _rewrite(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The retrieval query, and the filters with the question's as-of day (today unless given)."""
         started = time.perf_counter()
         history = inputs.get("history") or []
         query = rewrite_follow_up(inputs["question"], history)
         if self.llm is not None and query != inputs["question"]:
             query = self.llm.rewrite(inputs["question"], history, fallback=query)
-        return {**inputs, "started": started, "query": query}
+        filters = inputs.get("filters") or Filters()
+        filters = filters if filters.as_of else replace(filters, as_of=today())
+        return {**inputs, "filters": filters, "started": started, "query": query}
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         passages = self.retriever.passages(state["query"], state.get("filters"))
         return {**state, "passages": passages, "retrieved": time.perf_counter()}
 
     def _answer(self, state: dict[str, Any]) -> Answer:
-        answer = self.answerer.answer(state["question"], state["passages"])
+        as_of = state["filters"].as_of
+        answer = self.answerer.answer(state["question"], state["passages"], as_of)
         answer.query = state["query"]
+        answer.as_of = as_of
+        newest = max((c.published for c in answer.citations if c.published), default=None)  # of what it quotes
+        age = age_days(newest, as_of)
+        if not answer.abstained and age is not None and age > self.stale_after:
+            answer.notes.append(f"the newest stored report on this is from {month_year(newest)}")
         answer.timings["retrieve_ms"] = round((state["retrieved"] - state["started"]) * 1000, 1)
         answer.timings["total_ms"] = round((time.perf_counter() - state["started"]) * 1000, 1)
         return answer

@@ -22,6 +22,7 @@ import numpy as np
 
 from newsbot.corpus.store import Store
 from newsbot.qa.answer_type import answer_phrases, expected_type
+from newsbot.qa.recency import asks_about_present, staleness
 from newsbot.records import Answer, Citation, Passage, citation_for
 from newsbot.sentences import sentence_spans
 from newsbot.settings import AnswerSettings
@@ -47,9 +48,9 @@ class ExtractiveAnswerer:
         self.store = store
         self.config = config
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
+    def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:
         started = time.perf_counter()
-        candidates = self.rank(question, passages)
+        candidates = self.rank(question, passages, as_of)
         if not candidates or max(c.evidence for c in candidates) < self.config.min_score:
             answer = abstain(candidates)
         else:
@@ -57,8 +58,9 @@ class ExtractiveAnswerer:
         answer.timings["answer_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return answer
 
-    def rank(self, question: str, passages: list[Passage]) -> list[Candidate]:
-        """Every distinct sentence of the passages, best first."""
+    def rank(self, question: str, passages: list[Passage], as_of: str | None = None) -> list[Candidate]:
+        """Every distinct sentence of the passages, best first; for a question about the present asked as of a
+        day, older reports' sentences rank lower (qa/recency.py)."""
         candidates = _sentences(passages)
         if not candidates:
             return []
@@ -70,10 +72,14 @@ class ExtractiveAnswerer:
         similarity = vectors[1:] @ vectors[0]
         scored = []
         words = stemmed_words([c.text for c in candidates])
+        recency = self.config.recency_weight if as_of and asks_about_present(question) else 0.0
         for candidate, cosine, vector, present in zip(candidates, similarity, vectors[1:], words, strict=True):
             lexical = sum(w for t, w in weights.items() if t in present) / total
-            score = float(cosine) + self.config.keyword_weight * lexical
-            scored.append(replace(candidate, score=score, evidence=score, vector=vector))
+            evidence = float(cosine) + self.config.keyword_weight * lexical
+            score = evidence
+            if recency:
+                score -= recency * staleness(candidate.passage.published, as_of, self.config.recency_half_life)
+            scored.append(replace(candidate, score=score, evidence=evidence, vector=vector))
         scored.sort(key=lambda c: -c.score)
         if not self.config.vote_weight:
             return scored

@@ -94,23 +94,23 @@ class LlmAnswerer:
             return fallback
         return reply.strip().splitlines()[0].strip() if reply.strip() else fallback
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
+    def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:
         if not passages:
-            return self.fallback.answer(question, passages)
+            return self.fallback.answer(question, passages, as_of)
         try:
             reply = self._complete(ANSWER_SYSTEM, answer_user_message(question, passages))
         except Exception as exc:
             reason = " ".join(str(exc).split())[:160]
             return self._offline(
-                question, passages, f"LLM unavailable ({type(exc).__name__}: {reason}); answered offline"
+                question, passages, as_of, f"LLM unavailable ({type(exc).__name__}: {reason}); answered offline"
             )
         if not reply.strip():
-            return self._offline(question, passages, "LLM reply was empty; answered offline")
+            return self._offline(question, passages, as_of, "LLM reply was empty; answered offline")
         if NOT_ANSWERED in reply:
-            answer = abstain(self.fallback.rank(question, passages))
+            answer = abstain(self.fallback.rank(question, passages, as_of))
             answer.notes.append("the LLM found no answer in the passages")
             return answer
-        return self._checked(question, reply, passages)
+        return self._checked(question, reply, passages, as_of)
 
     def naive(self, question: str, passages: list[Passage]) -> Answer:
         """The model's reply as is, from a plain prompt: the naive pipeline eval compares newsbot with. No
@@ -127,12 +127,12 @@ class LlmAnswerer:
             raise TypeError("reply content is not text")
         return message.content
 
-    def _offline(self, question: str, passages: list[Passage], note: str) -> Answer:
-        answer = self.fallback.answer(question, passages)
+    def _offline(self, question: str, passages: list[Passage], as_of: str | None, note: str) -> Answer:
+        answer = self.fallback.answer(question, passages, as_of)
         answer.notes.append(note)
         return answer
 
-    def _checked(self, question: str, reply: str, passages: list[Passage]) -> Answer:
+    def _checked(self, question: str, reply: str, passages: list[Passage], as_of: str | None) -> Answer:
         notes: list[str] = []
         kept: list[str] = []
         citations: list[Citation] = []
@@ -164,7 +164,9 @@ class LlmAnswerer:
             else:
                 notes.append(f"removed a claim with no supported citation: {claim!r}")
         if not kept:
-            return self._offline(question, passages, "no claim of the LLM's reply was supported; answered offline")
+            return self._offline(
+                question, passages, as_of, "no claim of the LLM's reply was supported; answered offline"
+            )
         return Answer(text=" ".join(kept), abstained=False, citations=citations, notes=notes)
 
     def _support(self, claim: str, passage: Passage) -> Support | None:

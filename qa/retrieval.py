@@ -18,6 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from newsbot.corpus.store import Store
+from newsbot.qa.recency import asks_about_present, staleness
 from newsbot.records import Filters, Passage
 from newsbot.settings import RetrievalSettings
 
@@ -33,6 +34,7 @@ class HybridRetriever(BaseRetriever):
     store: Store
     settings: RetrievalSettings = RetrievalSettings()
     filters: Filters = Filters()
+    recency_half_life: float = 30.0  # answer.recency_half_life: how fast a report's age counts against it
 
     def passages(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Passage]:
         filters = filters or self.filters
@@ -41,9 +43,21 @@ class HybridRetriever(BaseRetriever):
             return []
         dense = self.store.dense_search(query, self.settings.dense_k, filters)
         keyword = self.store.keyword_search(query, self.settings.keyword_k, filters)
-        fused = fuse([dense, keyword], [self.settings.dense_weight, self.settings.keyword_weight], self.settings.rrf_k)
+        rankings, weights = [dense, keyword], [self.settings.dense_weight, self.settings.keyword_weight]
+        if self.settings.recency_weight and filters.as_of and asks_about_present(query):
+            rankings.append(self._newest_first(fuse(rankings, weights, self.settings.rrf_k), filters.as_of))
+            weights.append(self.settings.recency_weight)
+        fused = fuse(rankings, weights, self.settings.rrf_k)
         passages = self._rerank(query, self.store.passages(fused[: max(k * 3, k + 10)]))
         return collapse_duplicates(passages, self.settings.duplicate_similarity)[:k]
+
+    def _newest_first(self, candidates: list[tuple[str, float]], as_of: str) -> list[tuple[str, float]]:
+        """The candidates ranked by their article's age as of the question's day: a recency prior fused with
+        the dense and keyword rankings for questions about the present."""
+        ranked = sorted(
+            self.store.passages(candidates), key=lambda p: staleness(p.published, as_of, self.recency_half_life)
+        )
+        return [(p.chunk_id, 0.0) for p in ranked]
 
     def nearest(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """The ``k`` nearest chunks by embedding alone: the naive pipeline eval compares newsbot with."""

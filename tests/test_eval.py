@@ -134,3 +134,36 @@ def test_eval_realtimeqa_layout_scopes_questions_to_their_own_search_results(tmp
     week_store = newsbot_env(tmp_path / "work" / "20990101", NEWSBOT_STORE__CHROMA__COLLECTION="eval-20990101")
     stats = run("stats", "--json", env=week_store)
     assert json.loads(stats.stdout)["articles"] == 2  # the week's store is reused, not filled twice
+
+
+def test_eval_asks_each_question_as_of_its_question_date(tmp_path: Path):
+    """The gold text is only in a report published after the question was asked: eval cannot peek at it."""
+    earlier = {
+        "url": "https://week.example/dam-plan",
+        "title": "Dam plan debated",
+        "text": "Engineers in Valdmoor debated on Tuesday whether the old river dam can be saved.",
+        "publish_date": "2024/03/05",
+    }
+    later = {
+        "url": "https://week.example/dam-decision",
+        "title": "Dam to be rebuilt",
+        "text": "The Valdmoor council decided that Brightwater Construction will rebuild the old river dam.",
+        "publish_date": "2024/03/20",
+    }
+    question = {
+        "question_id": "20240308_0",
+        "question_date": "2024/03/08",
+        "question_sentence": "Which company will rebuild the Valdmoor dam?",
+        "choices": ["Brightwater Construction", "Valdmoor Works"],
+        "answer": ["0"],
+    }
+    (tmp_path / "20240308_qa.jsonl").write_text(json.dumps(question) + "\n", encoding="utf-8")
+    search = {"question_id": "20240308_0", "search_time": "", "search_result": [earlier, later]}
+    (tmp_path / "20240308_gcs.jsonl").write_text(json.dumps(search) + "\n", encoding="utf-8")
+    report = eval_json(
+        str(tmp_path / "20240308_qa.jsonl"), "--work-dir", str(tmp_path / "work"), env=newsbot_env(tmp_path)
+    )
+    (row,) = report["questions"]
+    assert row["as_of"] == "2024-03-08"
+    assert not row["answerable"] and row["first_hit_rank"] is None
+    assert "Brightwater" not in row["newsbot"]["text"]

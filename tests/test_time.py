@@ -1,0 +1,101 @@
+"""A sense of time: answers are given as of a day, later reports do not exist yet, questions about the present
+prefer recent reports, and an answer from old reports says how old. Real store and model."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsbot.corpus.store import Store
+from newsbot.ingest.pipeline import ingest
+from newsbot.qa.chain import QA
+from newsbot.qa.recency import asks_about_present, staleness
+from newsbot.records import Filters
+from newsbot.settings import Settings
+from tests.conftest import SAMPLES, make_config
+from tests.test_cli import newsbot_env, run
+
+pytestmark = pytest.mark.e2e
+
+# Two reports written for these tests, six years apart, each naming the club's coach of its day.
+CLUB_REPORTS = [
+    {
+        "id": "rovers-coach-2019",
+        "title": "Riverton Rovers name Ana Ruiz head coach",
+        "source": "riverton-gazette",
+        "published": "2019-03-04",
+        "text": "RIVERTON, March 4 The Riverton Rovers named Ana Ruiz as their new head coach on Monday. "
+        "Ruiz, a former captain of the club, signed a three-year contract.",
+    },
+    {
+        "id": "rovers-coach-2025",
+        "title": "Riverton Rovers appoint Tom Becker as head coach",
+        "source": "riverton-gazette",
+        "published": "2025-03-03",
+        "text": "RIVERTON, March 3 The Riverton Rovers appointed Tom Becker as their new head coach on Monday. "
+        "Becker, who led the youth team for four seasons, signed a two-year contract.",
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Settings]]:
+    folder = tmp_path_factory.mktemp("time")
+    club = folder / "club.jsonl"
+    club.write_text("\n".join(json.dumps(r) for r in CLUB_REPORTS) + "\n", encoding="utf-8")
+    config = make_config(folder / "store")
+    with Store(config, write=True) as store:
+        ingest([str(SAMPLES), str(club)], store)
+    with Store(config) as store:
+        yield store, config
+
+
+@pytest.fixture(scope="module")
+def qa(library: tuple[Store, Settings]) -> QA:
+    return QA(*library)
+
+
+def test_reports_published_after_the_as_of_day_do_not_exist(qa: QA):
+    question = "How many people have died in the Nepal earthquake?"
+    then, _ = qa.ask(question, filters=Filters(as_of="2015-04-27"))
+    assert then.as_of == "2015-04-27" and then.citations
+    assert all(c.published <= "2015-04-27" for c in then.citations if c.published)
+    assert "7,200" not in then.text
+    now, _ = qa.ask(question)
+    assert now.as_of is not None and now.as_of > "2025-01-01"  # today by default
+    assert "7,200" in now.text
+
+
+def test_a_question_about_the_present_prefers_the_recent_report(qa: QA):
+    answer, _ = qa.ask("Who is the new head coach of the Riverton Rovers?", filters=Filters(as_of="2025-03-10"))
+    assert answer.citations[0].published == "2025-03-03"
+    assert "Becker" in answer.text
+
+
+def test_an_answer_from_old_reports_says_how_old_they_are(qa: QA):
+    recent, _ = qa.ask("Who controls Derna?", filters=Filters(as_of="2015-06-20"))
+    assert not any("newest stored report" in note for note in recent.notes)
+    years_later, _ = qa.ask("Who controls Derna?", filters=Filters(as_of="2019-01-01"))
+    assert "the newest stored report on this is from June 2015" in years_later.notes
+
+
+def test_what_counts_as_a_question_about_the_present():
+    assert asks_about_present("Which company debuted a new inclusive toy this week?")
+    assert asks_about_present("Who is the current prime minister of Japan?")
+    assert not asks_about_present("Who did Majlis fight in Derna?")
+    assert staleness("2025-03-10", "2025-03-10", 30) == 0.0
+    assert staleness("2025-02-08", "2025-03-10", 30) == pytest.approx(0.5)
+    assert staleness(None, "2025-03-10", 30) == 0.5
+
+
+def test_ask_takes_an_as_of_day_on_the_command_line(tmp_path: Path):
+    env = newsbot_env(tmp_path / "store")
+    assert run("ingest", str(SAMPLES / "world"), "--quiet", env=env).returncode == 0
+    done = run("ask", "How many people died in the Nepal earthquake?", "--as-of", "2015-04-27", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["as_of"] == "2015-04-27"
+    assert all(c["published"] <= "2015-04-27" for c in answer["citations"] if c["published"])
+    bad = run("ask", "Who?", "--as-of", "someday", env=env)
+    assert bad.returncode == 2 and "not a date" in bad.stderr
