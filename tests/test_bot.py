@@ -1,6 +1,7 @@
 """The real python-telegram-bot Application, polling a fake Bot API server on 127.0.0.1."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -303,7 +304,7 @@ async def test_webhook_mode_takes_updates_that_carry_the_secret_only(
             "update_id": 1,
             "message": {
                 "message_id": 1,
-                "date": 0,
+                "date": int(time.time()),  # the bot answers as of the message's day
                 "chat": chat,
                 "text": "Who controls Derna?",
                 "from": {"id": USER, "is_bot": False, "first_name": "u"},

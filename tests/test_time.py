@@ -18,23 +18,24 @@ from tests.test_cli import newsbot_env, run
 
 pytestmark = pytest.mark.e2e
 
-# Two reports written for these tests, six years apart, each naming the club's coach of its day.
+# Two reports written for these tests, six years apart, each naming the club's coach of its day; the old one
+# words it closer to the question.
 CLUB_REPORTS = [
     {
         "id": "rovers-coach-2019",
-        "title": "Riverton Rovers name Ana Ruiz head coach",
+        "title": "Riverton Rovers coach",
         "source": "riverton-gazette",
         "published": "2019-03-04",
-        "text": "RIVERTON, March 4 The Riverton Rovers named Ana Ruiz as their new head coach on Monday. "
-        "Ruiz, a former captain of the club, signed a three-year contract.",
+        "text": "RIVERTON, March 4 Ana Ruiz is the new head coach of the Riverton Rovers, the club said on Monday. "
+        "Ruiz, a former captain, signed a three-year contract.",
     },
     {
         "id": "rovers-coach-2025",
-        "title": "Riverton Rovers appoint Tom Becker as head coach",
+        "title": "Riverton Rovers appoint Tom Becker",
         "source": "riverton-gazette",
         "published": "2025-03-03",
-        "text": "RIVERTON, March 3 The Riverton Rovers appointed Tom Becker as their new head coach on Monday. "
-        "Becker, who led the youth team for four seasons, signed a two-year contract.",
+        "text": "RIVERTON, March 3 The Riverton Rovers appointed Tom Becker to lead the first team on Monday. "
+        "Becker ran the youth team for four seasons and signed a two-year contract.",
     },
 ]
 
@@ -67,10 +68,17 @@ def test_reports_published_after_the_as_of_day_do_not_exist(qa: QA):
     assert "7,200" in now.text
 
 
-def test_a_question_about_the_present_prefers_the_recent_report(qa: QA):
-    answer, _ = qa.ask("Who is the new head coach of the Riverton Rovers?", filters=Filters(as_of="2025-03-10"))
-    assert answer.citations[0].published == "2025-03-03"
-    assert "Becker" in answer.text
+def test_a_question_about_the_present_prefers_the_recent_report(qa: QA, library: tuple[Store, Settings]):
+    question, as_of = "Who is the new head coach of the Riverton Rovers?", Filters(as_of="2025-03-10")
+    answer, _ = qa.ask(question, filters=as_of)
+    assert "Becker" in answer.text and answer.citations[0].published == "2025-03-03"
+    assert answer.text.startswith("According to the latest report")
+    store, config = library
+    timeless = make_config(
+        config.store.path, answer={"recency_weight": 0.0}, retrieval={"recency_weight": 0.0}
+    )  # the same store without the recency prior: the old report's closer wording wins alone
+    without, _ = QA(store, timeless).ask(question, filters=as_of)
+    assert "Becker" not in without.text and "Ruiz" in without.text
 
 
 def test_an_answer_from_old_reports_says_how_old_they_are(qa: QA):
