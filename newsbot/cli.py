@@ -255,6 +255,12 @@ def _eval(args: argparse.Namespace, config: Settings) -> int:
             f"{_percent(m['contains_gold_all']):>12}{_percent(m['abstention_rate']):>11}"
             f"{_percent(m['citation_validity']):>14}{m['median_latency_ms']:>11}"
         )
+    print(f"abstentions ({summary['unanswerable_with_articles']} unanswerable questions have articles):")
+    for name, m in summary["methods"].items():
+        print(
+            f"  {name}: on those {_percent(m['abstained_unanswerable_with_articles'])}, "
+            f"on answerable questions {_percent(m['abstained_answerable'])}"
+        )
     return EXIT_OK
 
 

@@ -52,6 +52,8 @@ class MethodScore:
     contains_answerable: int = 0
     contains_stated: int = 0
     abstained: int = 0
+    abstained_answerable: int = 0  # correct answers lost to abstention, at most
+    abstained_unanswerable: int = 0  # of the questions with articles that do not hold the answer
     citations: int = 0
     citations_valid: int = 0
     latencies_ms: list[float] = field(default_factory=list)
@@ -62,6 +64,7 @@ class EvalReport:
     questions: int = 0
     answerable: int = 0
     stated: int = 0
+    unanswerable_with_articles: int = 0
     hits: dict[int, int] = field(default_factory=lambda: dict.fromkeys(HIT_AT, 0))
     hits_stated: dict[int, int] = field(default_factory=lambda: dict.fromkeys(HIT_AT, 0))
     methods: dict[str, MethodScore] = field(default_factory=dict)
@@ -77,12 +80,17 @@ class EvalReport:
             "retrieval_hit_at": {str(k): share(v, self.answerable) for k, v in self.hits.items()},
             "stated": self.stated,
             "retrieval_hit_at_stated": {str(k): share(v, self.stated) for k, v in self.hits_stated.items()},
+            "unanswerable_with_articles": self.unanswerable_with_articles,
             "methods": {
                 name: {
                     "contains_gold_answerable": share(m.contains_answerable, self.answerable),
                     "contains_gold_stated": share(m.contains_stated, self.stated),
                     "contains_gold_all": share(m.contains, self.questions),
                     "abstention_rate": share(m.abstained, self.questions),
+                    "abstained_answerable": share(m.abstained_answerable, self.answerable),
+                    "abstained_unanswerable_with_articles": share(
+                        m.abstained_unanswerable, self.unanswerable_with_articles
+                    ),
                     "citation_validity": share(m.citations_valid, m.citations),  # None: it cited nothing
                     "median_latency_ms": round(statistics.median(m.latencies_ms), 1) if m.latencies_ms else None,
                 }
@@ -232,6 +240,8 @@ def evaluate(
         report.questions += 1
         report.answerable += answerable
         report.stated += stated
+        unanswerable_with_articles = bool(scope) and not answerable
+        report.unanswerable_with_articles += unanswerable_with_articles
         ranks = [i for i, p in enumerate(passages) if contains_normalized(normalize(p.text), golds)]
         for k in HIT_AT:
             report.hits[k] += answerable and bool(ranks) and ranks[0] < k
@@ -264,6 +274,8 @@ def evaluate(
             score.contains_answerable += hit and answerable
             score.contains_stated += hit and stated
             score.abstained += result.abstained
+            score.abstained_answerable += result.abstained and answerable
+            score.abstained_unanswerable += result.abstained and unanswerable_with_articles
             valid, total = citations_valid(result, store)
             score.citations_valid += valid
             score.citations += total

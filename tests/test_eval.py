@@ -36,6 +36,8 @@ def test_eval_own_questions_on_the_samples(tmp_path: Path):
     assert summary["retrieval_hit_at"]["10"] == 1.0
     assert not rows["football-unanswerable"]["answerable"]
     assert rows["football-unanswerable"]["newsbot"]["abstained"]
+    assert summary["unanswerable_with_articles"] == 1
+    assert (newsbot["abstained_unanswerable_with_articles"], newsbot["abstained_answerable"]) == (1.0, 0.0)
     assert rows["nepal-epicentre"]["newsbot"]["contains_gold"]  # a second quote from the one article that says it
     assert rows["derna-control"]["first_hit_rank"] == 1
 
@@ -126,6 +128,7 @@ def test_eval_realtimeqa_layout_scopes_questions_to_their_own_search_results(tmp
     first, second, third = by_question["questions"]
     assert first["answerable"] and first["stated"] and first["newsbot"]["contains_gold"]
     assert not second["answerable"]  # its own search result does not hold the answer
+    assert summary["unanswerable_with_articles"] == 1
     assert third["answerable"] and not third["stated"]  # "Harbour Board" is only where tickets are sold
     assert summary["retrieval_hit_at_stated"]["10"] == 1.0
     by_week = eval_json(str(questions), "--scope", "week", "--work-dir", work, env=env)
