@@ -6,6 +6,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 
 WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
@@ -88,6 +89,8 @@ def stemmed_terms(text: str) -> set[str]:
     return stemmed_words([" ".join(content_terms(text))])[0]
 
 
-def keyword_forms(term: str) -> list[str]:
-    """What keyword search asks for to find ``term`` as the stemmer would: the term and its irregular forms."""
-    return _STEMMER.forms(term)
+@lru_cache(maxsize=65536)
+def keyword_forms(term: str) -> tuple[str, ...]:
+    """What keyword search asks for to find ``term`` as the stemmer would: the term and its irregular forms.
+    Cached: each question's terms are asked for twice (the search, then each term's IDF) and recur."""
+    return tuple(_STEMMER.forms(term))
