@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LINT_SITE := var/lint-site
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench train-reader clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ lint: $(STAMP)
 	rm -rf $(LINT_SITE)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --target $(LINT_SITE) .
 	cd $(LINT_SITE) && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
+
+# Retrain the answer reader (qa/weights/reader-v1.*) from ../shared/data: about an hour on two cores; never in CI.
+train-reader: $(STAMP)
+	$(BIN)/python training/train_reader.py --data ../shared/data --epochs 2 --lr 7e-5 --name reader-v1
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest_bench.py

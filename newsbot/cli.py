@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,10 @@ from newsbot.evaluation import EvalReport, evaluate, load_own_questions, load_re
 from newsbot.ingest.fields import normalize_date
 from newsbot.ingest.pipeline import delete, ingest
 from newsbot.qa.chain import QA
+from newsbot.qa.extractive import ExtractiveAnswerer
+from newsbot.qa.reader import HEURISTIC, ReaderError, reader_version
 from newsbot.qa.verify import CitationError, passage_view
-from newsbot.records import Filters
+from newsbot.records import Answer, Filters
 from newsbot.settings import Settings, SettingsError, explain_settings, load_settings, render_example, secrets_status
 from newsbot.terminal import answer_text, passage_text
 
@@ -31,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = args.handler(args, load_settings(args.config))
         sys.stdout.flush()  # inside the try: a closed pipe fails here when stdout is block-buffered
         return code
-    except (SettingsError, StoreError) as exc:
+    except (SettingsError, StoreError, ReaderError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted; the next run finishes or undoes the half-written batch")
@@ -155,9 +157,23 @@ def _ingest(args: argparse.Namespace, config: Settings) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURES
 
 
+def _beside(qa: QA, config: Settings) -> dict[str, Callable[..., Answer]]:
+    """The answerers eval scores beside the configured one on the same passages: the offline answer beside an
+    LLM's, and the heuristic beside a trained reader, so every run shows what each adds."""
+    beside: dict[str, Callable[..., Answer]] = {}
+    if qa.llm is not None:
+        beside["newsbot offline"] = qa.extractive.answer
+    if config.answer.reader != HEURISTIC:
+        heuristic = config.answer.model_copy(update={"reader": HEURISTIC})
+        beside["heuristic reader"] = ExtractiveAnswerer(qa.store, heuristic).answer
+    return beside
+
+
 def _stats(args: argparse.Namespace, config: Settings) -> int:
     with Store(config) as store:
         stats = store.stats()
+    stats["reader"] = reader_version(config.answer.reader)
+    stats["llm"] = config.llm.model or config.llm.provider
     if args.json:
         _print_json(stats)
         return EXIT_OK
@@ -171,6 +187,8 @@ def _stats(args: argparse.Namespace, config: Settings) -> int:
         ("chunks", stats["chunks"]),
         ("published", f"{stats['first_published'] or '?'} .. {stats['last_published'] or '?'}"),
         ("sources", f"{len(stats['sources'])}: {sources}"),
+        ("reader", stats["reader"]),
+        ("llm", stats["llm"]),
     ]
     for name, value in rows:
         print(f"{name:<10} {value}")
@@ -234,8 +252,9 @@ def _eval(args: argparse.Namespace, config: Settings) -> int:
             qa = QA(store, scope)
             control = config.answer.max_words if args.baseline else None
             naive = qa.naive_llm if args.naive_llm else None
-            offline = qa.extractive.answer if qa.llm is not None else None  # scored beside the LLM's answers
-            evaluate(questions, store, qa.ask, report, baseline_words=control, naive=naive, offline=offline)
+            evaluate(
+                questions, store, qa.ask, report, baseline_words=control, naive=naive, alternatives=_beside(qa, scope)
+            )
         print(f"{path.name}: {len(questions)} questions", file=sys.stderr)
     summary = report.summary()
     if args.json:

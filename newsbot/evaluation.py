@@ -19,7 +19,7 @@ import statistics
 import string
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -215,12 +215,12 @@ def evaluate(
     *,
     baseline_words: int | None = None,
     naive: Callable[[str, Filters | None], Answer] | None = None,
-    offline: Callable[..., Answer] | None = None,
+    alternatives: Mapping[str, Callable[..., Answer]] | None = None,
 ) -> None:
     """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``naive``, when given, ``QA.naive_llm``;
-    ``offline``, when ``ask`` answers with an LLM, the offline answerer on the same passages) and add the scores
-    to ``report``. A question with an as-of day is asked as of then, and only articles visible that day count
-    towards its being answerable."""
+    ``alternatives``, other answerers scored on the same passages: the offline answer beside an LLM's, the
+    heuristic reader beside the trained one) and add the scores to ``report``. A question with an as-of day is
+    asked as of then, and only articles visible that day count towards its being answerable."""
     stored = {a: store.article(a) for a in store.article_ids()}
     originals = {a: article.text for a, article in stored.items()}
     texts = {a: normalize(text) for a, text in originals.items()}
@@ -250,11 +250,11 @@ def evaluate(
         if baseline_words:  # the control's only work is retrieval
             control = first_words_control(passages, baseline_words)
             outcomes["first-words control"] = (control, answer.timings.get("retrieve_ms", latency))
-        if offline is not None:
+        for name, other in (alternatives or {}).items():
             started = time.perf_counter()
-            offline_answer = offline(question.question, passages, question.as_of)
+            other_answer = other(question.question, passages, answer.as_of)
             spent = answer.timings.get("retrieve_ms", 0.0) + (time.perf_counter() - started) * 1000
-            outcomes["newsbot offline"] = (offline_answer, spent)
+            outcomes[name] = (other_answer, spent)
         if naive is not None:
             started = time.perf_counter()
             outcomes["naive LLM"] = (naive(question.question, filters), (time.perf_counter() - started) * 1000)

@@ -103,6 +103,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     query: str = ""
     as_of: str | None = None  # the day the question was asked as of (ISO date)
+    reader: str = ""  # what chose the quotes: "heuristic", a trained reader's version, or the LLM's model
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -127,6 +127,19 @@ class AnswerSettings(_Section):
     stale_after: int = Field(
         60, ge=1, description="days: when the newest report found is older than this, the answer says so"
     )
+    reader: str = Field(
+        "heuristic",
+        pattern=r"^[a-z0-9][a-z0-9._-]*$",
+        description="what picks the quoted sentences: heuristic (similarity, key terms, vote) | the name of "
+        "trained weights in qa/weights (reader-v1), which rerank the heuristic's best candidates",
+    )
+    reader_candidates: int = Field(24, ge=1, le=200, description="sentences the trained reader rescores")
+    reader_margin: float = Field(
+        2.0, ge=0, description="trained reader: another quote joins when it scores within this of the best (logits)"
+    )
+    reader_recency: float = Field(
+        1.0, ge=0, description="trained reader, questions about the present: most logits an old report loses"
+    )
 
 
 class LlmSettings(_Section):

@@ -22,6 +22,7 @@ import numpy as np
 
 from newsbot.corpus.store import Store
 from newsbot.qa.answer_type import answer_phrases, expected_type
+from newsbot.qa.reader import HEURISTIC, TrainedReader, load_reader, reader_version
 from newsbot.qa.recency import asks_about_present, staleness
 from newsbot.records import Answer, Citation, Passage, citation_for
 from newsbot.sentences import sentence_spans
@@ -47,6 +48,8 @@ class ExtractiveAnswerer:
     def __init__(self, store: Store, config: AnswerSettings) -> None:
         self.store = store
         self.config = config
+        self.version = reader_version(config.reader)
+        self.reader: TrainedReader | None = load_reader(config.reader) if config.reader != HEURISTIC else None
 
     def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:
         started = time.perf_counter()
@@ -55,6 +58,7 @@ class ExtractiveAnswerer:
             answer = abstain(candidates)
         else:
             answer = self._compose(self._choose(candidates))
+        answer.reader = self.version
         answer.timings["answer_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return answer
 
@@ -81,9 +85,22 @@ class ExtractiveAnswerer:
                 score -= recency * staleness(candidate.passage.published, as_of, self.config.recency_half_life)
             scored.append(replace(candidate, score=score, evidence=evidence, vector=vector))
         scored.sort(key=lambda c: -c.score)
-        if not self.config.vote_weight:
-            return scored
-        return self._boost_consensus(question, scored)
+        if self.config.vote_weight:
+            scored = self._boost_consensus(question, scored)
+        return self._reread(question, scored, as_of) if self.reader else scored
+
+    def _reread(self, question: str, ranked: list[Candidate], as_of: str | None) -> list[Candidate]:
+        """The trained reader's order of the heuristic's best candidates (the rest are not quoted): its logit,
+        less the recency prior for a question about the present."""
+        assert self.reader is not None
+        top = ranked[: self.config.reader_candidates]
+        logits = self.reader.score(question, [(c.passage.title, c.text) for c in top])
+        recency = self.config.reader_recency if as_of and asks_about_present(question) else 0.0
+        rescored = [
+            replace(c, score=logit - recency * staleness(c.passage.published, as_of, self.config.recency_half_life))
+            for c, logit in zip(top, logits, strict=True)
+        ]
+        return sorted(rescored, key=lambda c: -c.score)
 
     def _boost_consensus(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
         """Raise sentences carrying the name or number that the best sentences agree on (answer redundancy:
@@ -129,7 +146,7 @@ class ExtractiveAnswerer:
 
         # The vote may put another sentence first, but the strongest direct evidence is quoted next.
         add(max(ranked, key=lambda c: c.evidence))
-        close = [c for c in ranked[1:] if c.score >= self.config.second_quote_ratio * best.score]
+        close = [c for c in ranked[1:] if self._close(c, best)]
         # Another source first (a second source raised accuracy), then the same article's next best
         # sentences: a question only one article answers still gets its budget (+4 of 119 on the benchmark).
         passes = (True, False) if self.config.other_articles_first else (False,)
@@ -138,6 +155,12 @@ class ExtractiveAnswerer:
                 if not (other_articles_only and any(c.passage.article_id == other.passage.article_id for c in chosen)):
                     add(other)
         return chosen
+
+    def _close(self, other: Candidate, best: Candidate) -> bool:
+        """Whether ``other`` scores near enough the best to be quoted too (logits differ, similarities scale)."""
+        if self.reader:
+            return other.score >= best.score - self.config.reader_margin
+        return other.score >= self.config.second_quote_ratio * best.score
 
     def _compose(self, chosen: list[Candidate]) -> Answer:
         """Quotes newest report first, each introduced by its source and date; quotes of one article together,

