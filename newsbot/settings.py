@@ -103,7 +103,10 @@ class RetrievalSettings(_Section):
     )
     reranker: str = Field("", description="path of a sentence-transformers CrossEncoder; none ships offline")
     recency_weight: float = Field(
-        1.0, ge=0, description="questions about the present: fusion weight of a newest-first ranking of the candidates"
+        1.0,
+        ge=0,
+        description="questions about the present or a named year or month: fusion weight of a ranking of the "
+        "candidates by how near their report's date lies to that time",
     )
 
 
@@ -121,7 +124,10 @@ class AnswerSettings(_Section):
     vote_temperature: float = Field(0.3, gt=0, description="how far below the best sentence a vote still counts")
     type_weight: float = Field(4.0, ge=0, description='preference for names of the kind asked for ("which country")')
     recency_weight: float = Field(
-        0.2, ge=0, description='questions about the present ("this week", "latest"): most score an old report loses'
+        0.2,
+        ge=0,
+        description='questions about the present ("this week", "latest") or a named year or month ("in 2019"): '
+        "most score a report from another time loses",
     )
     recency_half_life: float = Field(30.0, gt=0, description="days at which a report has lost half that weight")
     stale_after: int = Field(

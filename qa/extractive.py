@@ -23,7 +23,7 @@ import numpy as np
 from newsbot.corpus.store import Store
 from newsbot.qa.answer_type import answer_phrases, expected_type
 from newsbot.qa.reader import HEURISTIC, TrainedReader, load_reader, reader_version
-from newsbot.qa.recency import asks_about_present, staleness
+from newsbot.qa.recency import time_focus
 from newsbot.records import Answer, Citation, Passage, citation_for
 from newsbot.sentences import sentence_spans
 from newsbot.settings import AnswerSettings
@@ -63,8 +63,8 @@ class ExtractiveAnswerer:
         return answer
 
     def rank(self, question: str, passages: list[Passage], as_of: str | None = None) -> list[Candidate]:
-        """Every distinct sentence of the passages, best first; for a question about the present asked as of a
-        day, older reports' sentences rank lower (qa/recency.py)."""
+        """Every distinct sentence of the passages, best first; for a question about the present (or a named
+        past period) asked as of a day, sentences of reports further from that time rank lower (qa/recency.py)."""
         candidates = _sentences(passages)
         if not candidates:
             return []
@@ -76,13 +76,13 @@ class ExtractiveAnswerer:
         similarity = vectors[1:] @ vectors[0]
         scored = []
         words = stemmed_words([c.text for c in candidates])
-        recency = self.config.recency_weight if as_of and asks_about_present(question) else 0.0
+        focus = time_focus(question, as_of, self.config.recency_half_life)
         for candidate, cosine, vector, present in zip(candidates, similarity, vectors[1:], words, strict=True):
             lexical = sum(w for t, w in weights.items() if t in present) / total
             evidence = float(cosine) + self.config.keyword_weight * lexical
             score = evidence
-            if recency:
-                score -= recency * staleness(candidate.passage.published, as_of, self.config.recency_half_life)
+            if focus:
+                score -= self.config.recency_weight * focus.staleness(candidate.passage.published)
             scored.append(replace(candidate, score=score, evidence=evidence, vector=vector))
         scored.sort(key=lambda c: -c.score)
         if self.config.vote_weight:
@@ -91,13 +91,14 @@ class ExtractiveAnswerer:
 
     def _reread(self, question: str, ranked: list[Candidate], as_of: str | None) -> list[Candidate]:
         """The trained reader's order of the heuristic's best candidates (the rest are not quoted): its logit,
-        less the recency prior for a question about the present."""
+        less the time prior for a question about the present or a named period."""
         assert self.reader is not None
         top = ranked[: self.config.reader_candidates]
         logits = self.reader.score(question, [(c.passage.title, c.text) for c in top])
-        recency = self.config.reader_recency if as_of and asks_about_present(question) else 0.0
+        focus = time_focus(question, as_of, self.config.recency_half_life)
+        weight = self.config.reader_recency if focus else 0.0
         rescored = [
-            replace(c, score=logit - recency * staleness(c.passage.published, as_of, self.config.recency_half_life))
+            replace(c, score=logit - weight * (focus.staleness(c.passage.published) if focus else 0.0))
             for c, logit in zip(top, logits, strict=True)
         ]
         return sorted(rescored, key=lambda c: -c.score)

@@ -18,7 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from newsbot.corpus.store import Store
-from newsbot.qa.recency import asks_about_present, staleness
+from newsbot.qa.recency import TimeFocus, time_focus
 from newsbot.records import Filters, Passage
 from newsbot.settings import RetrievalSettings
 
@@ -44,19 +44,18 @@ class HybridRetriever(BaseRetriever):
         dense = self.store.dense_search(query, self.settings.dense_k, filters)
         keyword = self.store.keyword_search(query, self.settings.keyword_k, filters)
         rankings, weights = [dense, keyword], [self.settings.dense_weight, self.settings.keyword_weight]
-        if self.settings.recency_weight and filters.as_of and asks_about_present(query):
-            rankings.append(self._newest_first(fuse(rankings, weights, self.settings.rrf_k), filters.as_of))
+        focus = time_focus(query, filters.as_of, self.recency_half_life)
+        if self.settings.recency_weight and focus:
+            rankings.append(self._nearest_in_time(fuse(rankings, weights, self.settings.rrf_k), focus))
             weights.append(self.settings.recency_weight)
         fused = fuse(rankings, weights, self.settings.rrf_k)
         passages = self._rerank(query, self.store.passages(fused[: max(k * 3, k + 10)]))
         return collapse_duplicates(passages, self.settings.duplicate_similarity)[:k]
 
-    def _newest_first(self, candidates: list[tuple[str, float]], as_of: str) -> list[tuple[str, float]]:
-        """The candidates ranked by their article's age as of the question's day: a recency prior fused with
-        the dense and keyword rankings for questions about the present."""
-        ranked = sorted(
-            self.store.passages(candidates), key=lambda p: staleness(p.published, as_of, self.recency_half_life)
-        )
+    def _nearest_in_time(self, candidates: list[tuple[str, float]], focus: TimeFocus) -> list[tuple[str, float]]:
+        """The candidates ranked by how far their article lies from the time the question is about (newest first
+        for the present): a time prior fused with the dense and keyword rankings."""
+        ranked = sorted(self.store.passages(candidates), key=lambda p: focus.staleness(p.published))
         return [(p.chunk_id, 0.0) for p in ranked]
 
     def nearest(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:

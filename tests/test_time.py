@@ -3,6 +3,7 @@ prefer recent reports, and an answer from old reports says how old. Real store a
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from newsbot.qa.chain import QA
-from newsbot.qa.recency import asks_about_present, staleness
+from newsbot.qa.recency import asks_about_present, staleness, time_focus
 from newsbot.records import Filters
 from newsbot.settings import Settings
 from tests.conftest import SAMPLES, make_config
@@ -79,6 +80,28 @@ def test_a_question_about_the_present_prefers_the_recent_report(qa: QA, library:
     )  # the same store without the recency prior: the old report's closer wording wins alone
     without, _ = QA(store, timeless).ask(question, filters=as_of)
     assert "Becker" not in without.text and "Ruiz" in without.text
+
+
+def test_a_question_naming_a_year_prefers_the_reports_of_that_year(qa: QA):
+    """The reports carry no year in their words: only their dates tell the two questions apart."""
+    as_of = Filters(as_of="2025-03-10")
+    then, _ = qa.ask("Who was appointed head coach of the Riverton Rovers in 2019?", filters=as_of)
+    assert "Ruiz" in then.text and then.citations[0].published == "2019-03-04"
+    now, _ = qa.ask("Who was appointed head coach of the Riverton Rovers in 2025?", filters=as_of)
+    assert "Becker" in now.text and now.citations[0].published == "2025-03-03"
+
+
+def test_the_time_a_question_is_about():
+    focus = time_focus("Who won the league in March 2019?", "2025-03-10", 30)
+    assert focus is not None and (focus.start, focus.end) == (date(2019, 3, 1), date(2019, 3, 31))
+    assert focus.staleness("2019-03-20") == 0.0 and focus.staleness("2024-03-20") > 0.95
+    assert focus.staleness("2019-06-29") == pytest.approx(1 - 0.5 ** (90 / 365))
+    this_year = time_focus("What happened in 2025?", "2025-03-10", 30)
+    assert this_year is not None and this_year.end == date(2025, 3, 10)  # up to the as-of day
+    assert time_focus("Who will win in 2030?", "2025-03-10", 30) is None  # not begun: no prior
+    assert time_focus("Who controls Derna?", "2025-03-10", 30) is None
+    present = time_focus("Who is the new coach?", "2025-03-10", 30)
+    assert present is not None and present.staleness("2025-02-08") == pytest.approx(0.5)
 
 
 def test_an_answer_from_old_reports_says_how_old_they_are(qa: QA):
