@@ -214,6 +214,8 @@ class Store:
         """(chunk id, cosine similarity) of the ``k`` chunks nearest ``query`` in embedding space, best first."""
         filters = filters or Filters()
         hidden = self._registry.published_after(filters.as_of) if filters.as_of else []
+        if filters.article_ids is not None and not filters.article_ids.difference(hidden):
+            return []  # nothing is both allowed and visible
         return self._vectors.query(self.encode([query])[0], k, filters, hidden)
 
     def passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:

@@ -97,7 +97,10 @@ def _where(filters: Filters, hidden: Sequence[str]) -> dict[str, Any] | None:
     """The filters as a Chroma ``where`` clause on the chunk metadata (``as_of`` arrives as ``hidden``: undated
     chunks carry no date to compare)."""
     clauses: list[dict[str, Any]] = []
-    if hidden:
+    allowed = filters.article_ids
+    if allowed is not None:  # one list: the allowed articles that are not hidden
+        clauses.append({"article_id": {"$in": sorted(allowed.difference(hidden))}})
+    elif hidden:
         clauses.append({"article_id": {"$nin": sorted(hidden)}})
     if filters.since:
         clauses.append({"published_day": {"$gte": int(filters.since.replace("-", ""))}})
@@ -105,8 +108,6 @@ def _where(filters: Filters, hidden: Sequence[str]) -> dict[str, Any] | None:
         clauses.append({"published_day": {"$lte": int(filters.until.replace("-", ""))}})
     if filters.source:
         clauses.append({"source": filters.source})
-    if filters.article_ids is not None:
-        clauses.append({"article_id": {"$in": sorted(filters.article_ids)}})
     if len(clauses) > 1:
         return {"$and": clauses}
     return clauses[0] if clauses else None

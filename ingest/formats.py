@@ -50,11 +50,22 @@ class ReadFailure:
 ReadResult = Article | ReadFailure
 
 
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
 def decode_text(data: bytes, charset: str | None = None) -> str:
     """Text of a file or download; refuses empty, binary and undecodable content."""
     if not data.strip():
         raise InputError("empty input")
-    if b"\x00" in data[:8192]:
+    bom = next((name for mark, name in _BOMS if data.startswith(mark)), None)
+    if bom:  # UTF-16 and UTF-32 text holds NUL bytes: its byte-order mark says it is text
+        charset = bom
+    elif b"\x00" in data[:8192]:
         raise InputError("binary content (contains NUL bytes), not a text article")
     encoding = charset or "utf-8"
     try:

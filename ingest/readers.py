@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,7 @@ from newsbot.ingest.formats import (
 )
 from newsbot.records import Article
 from newsbot.settings import IngestSettings
+from newsbot.text import quoted_name, strip_controls
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -38,7 +40,17 @@ def read_inputs(inputs: Sequence[str], config: IngestSettings) -> Iterator[ReadR
     with make_client(config) as client:
         reader = _Reader(config, client)
         for item in inputs:
-            yield from reader.read(item)
+            for result in reader.read(item):
+                yield inert(result)
+
+
+def inert(result: ReadResult) -> ReadResult:
+    """What was read, with control characters stripped from the article (what is stored is what offsets count)
+    and a failing input's name quoted when it holds any."""
+    if isinstance(result, ReadFailure):
+        return ReadFailure(quoted_name(result.input), result.error)
+    text, title = strip_controls(result.text), strip_controls(result.title)
+    return result if (text, title) == (result.text, result.title) else replace(result, text=text, title=title)
 
 
 class _Reader:
@@ -53,8 +65,12 @@ class _Reader:
                 return
             path = Path(item).expanduser()
             if path.is_dir():
+                inside = path.resolve()
                 for file in _walk(path):
-                    yield from self.read(str(file))
+                    if file.is_symlink() and not file.resolve().is_relative_to(inside):
+                        yield ReadFailure(str(file), f"a symlink to {file.resolve()}, outside the folder: not followed")
+                    else:
+                        yield from self.read(str(file))
                 return
             yield from self._read_file(path)
         except InputError as exc:

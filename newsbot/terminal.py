@@ -1,4 +1,6 @@
-"""Plain-text renderings for the terminal: answers with their sources, and a cited passage in context."""
+"""Plain-text renderings for the terminal: answers with their sources, and a cited passage in context. Stored
+text passes through ``strip_controls`` again on its way out: a store written before ingest stripped control
+characters, or by another program, must not drive the terminal."""
 
 from __future__ import annotations
 
@@ -6,9 +8,14 @@ import textwrap
 from typing import Any
 
 from newsbot.records import Answer
+from newsbot.text import strip_controls
 
 
 def answer_text(answer: Answer) -> str:
+    return strip_controls(_answer_lines(answer))
+
+
+def _answer_lines(answer: Answer) -> str:
     lines = [textwrap.fill(answer.text, width=100), ""]
     if answer.citations:
         lines.append("Sources:" if not answer.abstained else "Closest passages:")
@@ -26,6 +33,8 @@ def answer_text(answer: Answer) -> str:
 
 
 def passage_text(view: dict[str, Any], *, highlight: bool) -> str:
+    """The passage in its context, highlighted with our own escape codes (the only ones that reach the terminal)."""
+    view = {k: strip_controls(v) if isinstance(v, str) else v for k, v in view.items()}
     on, off = ("\033[1;7m", "\033[0m") if highlight else (">>>", "<<<")
     lines = [f"{view['title']} ({view['source']}, {view['published'] or 'undated'})"]
     if view["url"]:

@@ -1,4 +1,5 @@
-"""Word-level helpers shared by keyword search and answer scoring: one tokenizer and stemmer for both."""
+"""Text helpers: one tokenizer and stemmer shared by keyword search and answer scoring, and the cleaning that
+keeps hostile text inert (control characters out of stored articles and terminal output)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,30 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 WORD = re.compile(r"\w+")
+# C0 and C1 control characters other than tab and newline: ESC starts terminal escapes (window title, OSC 52
+# clipboard writes, clearing the screen), CR overwrites a line, and none of them belongs in news text. Whole
+# escape sequences go (their parameters are no text either): OSC and other strings up to BEL or ST, CSI up to
+# its final byte, then any control character left.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, SOS, PM, APC
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"  # CSI
+    r"|\x1b[ -/]*[0-~]?"  # any other escape
+)
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters other than tab and newline (line
+    ends made ``\\n``)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+
+
+def quoted_name(name: str) -> str:
+    """A file name or URL fit for a one-line report: quoted (escapes visible) when it holds control characters."""
+    return repr(name) if _CONTROL.search(name) or "\n" in name or "\t" in name else name
+
+
 STOPWORDS = frozenset(
     """a about after all also an and any are as at be been before being but by can could did do does doing for
     from had has have having he her here hers him his how i if in into is it its just me more most my no not now
