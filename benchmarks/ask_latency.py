@@ -2,8 +2,10 @@
 
 Asks the RealTimeQA 2025q1 questions (``question_sentence``) against the configured store and prints, from
 one run, the median and 90th percentile of
-  newsbot ask    rewrite + hybrid retrieval (Chroma + BM25, fused, duplicates collapsed) + offline answer
-  dense top-4    the retrieval step of a naive pipeline: one Chroma query for the 4 nearest chunks
+  newsbot ask        rewrite + hybrid retrieval (Chroma + BM25, fused, duplicates collapsed) + offline answer
+                     with the configured reader (answer.reader)
+  heuristic reader   the same, answered by the heuristic reader on the same passages (when another is set)
+  dense top-4        the retrieval step of a naive pipeline: one Chroma query for the 4 nearest chunks
 Ingest the corpus first, e.g. ``newsbot ingest ../shared/data/realtimeqa-2025q1/*_gcs.jsonl``.
 
     python benchmarks/ask_latency.py [--limit N]
@@ -26,6 +28,7 @@ DATA = ROOT.parent / "shared" / "data" / "realtimeqa-2025q1"
 def main() -> None:
     from newsbot.corpus.store import Store
     from newsbot.qa.chain import QA
+    from newsbot.qa.extractive import ExtractiveAnswerer
     from newsbot.settings import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,22 +43,27 @@ def main() -> None:
     config = load_settings()
     with Store(config) as store:
         qa = QA(store, config)  # loads the model
+        heuristic = ExtractiveAnswerer(store, config.answer.model_copy(update={"reader": "heuristic"}))
         stats = store.stats()
-        ours, dense = [], []
+        ours, theirs, dense = [], [], []
         for question in questions:
             started = time.perf_counter()
-            qa.ask(question)
+            answer, passages = qa.ask(question)
             ours.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            heuristic.answer(question, passages, answer.as_of)
+            theirs.append(answer.timings["retrieve_ms"] + (time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             store.dense_search(question, 4)
             dense.append((time.perf_counter() - started) * 1000)
     print(
         f"store: {stats['articles']} articles, {stats['chunks']} chunks; {len(questions)} questions; "
-        f"backend {store.model_runtime}"
+        f"backend {store.model_runtime}; reader {config.answer.reader}"
     )
-    for name, times in (("newsbot ask", ours), ("dense top-4 baseline", dense)):
+    rows = [(f"newsbot ask ({config.answer.reader})", ours), ("heuristic reader", theirs), ("dense top-4", dense)]
+    for name, times in rows if config.answer.reader != "heuristic" else [rows[0], rows[2]]:
         p90 = statistics.quantiles(times, n=10)[-1]
-        print(f"{name:<22} median {statistics.median(times):7.1f} ms   p90 {p90:7.1f} ms")
+        print(f"{name:<30} median {statistics.median(times):7.1f} ms   p90 {p90:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -143,6 +143,9 @@ class AnswerSettings(_Section):
     reader_margin: float = Field(
         2.0, ge=0, description="trained reader: another quote joins when it scores within this of the best (logits)"
     )
+    reader_blend: float = Field(
+        0.0, ge=0, description="trained reader: weight of the heuristic's score (with its vote) added to the logit"
+    )
     reader_recency: float = Field(
         1.0, ge=0, description="trained reader, questions about the present: most logits an old report loses"
     )

@@ -90,17 +90,18 @@ class ExtractiveAnswerer:
         return self._reread(question, scored, as_of) if self.reader else scored
 
     def _reread(self, question: str, ranked: list[Candidate], as_of: str | None) -> list[Candidate]:
-        """The trained reader's order of the heuristic's best candidates (the rest are not quoted): its logit,
-        less the time prior for a question about the present or a named period."""
+        """The trained reader's order of the heuristic's best candidates (the rest are not quoted): its logit
+        plus ``reader_blend`` times the heuristic's score, less the time prior (the present, a named period)."""
         assert self.reader is not None
         top = ranked[: self.config.reader_candidates]
         logits = self.reader.score(question, [(c.passage.title, c.text) for c in top])
         focus = time_focus(question, as_of, self.config.recency_half_life)
-        weight = self.config.reader_recency if focus else 0.0
-        rescored = [
-            replace(c, score=logit - weight * (focus.staleness(c.passage.published) if focus else 0.0))
-            for c, logit in zip(top, logits, strict=True)
-        ]
+
+        def score(candidate: Candidate, logit: float) -> float:
+            prior = self.config.reader_recency * focus.staleness(candidate.passage.published) if focus else 0.0
+            return logit + self.config.reader_blend * candidate.score - prior
+
+        rescored = [replace(c, score=score(c, logit)) for c, logit in zip(top, logits, strict=True)]
         return sorted(rescored, key=lambda c: -c.score)
 
     def _boost_consensus(self, question: str, ranked: list[Candidate]) -> list[Candidate]:

@@ -23,9 +23,7 @@ _PRESENT = re.compile(
 
 
 _MONTHS = "|".join(calendar.month_name[1:])
-_PERIOD = re.compile(
-    rf"\b(?:in|during|of|for)\s+(?:(?:early|late|mid-?)\s*)?(?:({_MONTHS})\s+)?((?:19|20)\d\d)\b"
-)
+_PERIOD = re.compile(rf"\b(?:in|during|of|for)\s+(?:(?:early|late|mid-?)\s*)?(?:({_MONTHS})\s+)?((?:19|20)\d\d)\b")
 PERIOD_HALF_LIFE = 365.0
 
 
