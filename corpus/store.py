@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from newsbot.settings import Settings
 
 REGISTRY_FILE = "registry.sqlite3"
 LOCK_FILE = "write.lock"
+LOCK_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,20 @@ class Store:
     which model built it and refuses another.
     """
 
-    def __init__(self, config: Settings, *, write: bool = False, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        config: Settings,
+        *,
+        write: bool = False,
+        encoder: Encoder | None = None,
+        wait: float = 0.0,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        """``wait``: seconds a writer waits for another process's write to finish (``on_wait`` hears why)."""
         self.config = config
         self.path = Path(config.store.path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._lock = _acquire_write_lock(self.path) if write else None
+        self._lock = _acquire_write_lock(self.path, wait, on_wait) if write else None
         self._registry = Registry(self.path / REGISTRY_FILE)
         self._model_name = encoder.name if encoder is not None else config.embedding.model
         self._check_model_name()
@@ -262,13 +273,25 @@ class Store:
         }
 
 
-def _acquire_write_lock(folder: Path) -> IO[str]:
+def _acquire_write_lock(folder: Path, wait: float, on_wait: Callable[[str], None] | None) -> IO[str]:
     handle = open(folder / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the store's lifetime
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise StoreError(f"store {folder} is being written by another process; try again when it finishes") from None
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            handle.seek(0)
+            holder = f"another process (pid {handle.read().strip() or '?'})"
+            if time.monotonic() >= deadline:
+                handle.close()
+                then = f"gave up after waiting {wait:g} s" if wait else "try again when it finishes"
+                raise StoreError(f"store {folder} is being written by {holder}; {then}") from None
+            if on_wait is not None and not told:
+                on_wait(f"store {folder} is being written by {holder}; waiting up to {wait:g} s for it to finish")
+                told = True
+            time.sleep(LOCK_POLL_SECONDS)
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))

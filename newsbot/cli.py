@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     ingest_cmd.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
     ingest_cmd.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest_cmd.add_argument(
+        "--wait",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="if another process is writing the store, wait this long for it to finish (default 300; 0: fail at once)",
+    )
     ingest_cmd.set_defaults(handler=_ingest)
 
     stats = commands.add_parser("stats", parents=[common], help="what the store holds")
@@ -134,7 +141,7 @@ def _iso_date(value: str) -> str:
 
 
 def _ingest(args: argparse.Namespace, config: Settings) -> int:
-    with Store(config, write=True) as store:
+    with Store(config, write=True, wait=max(0.0, args.wait), on_wait=_note) as store:
         repaired = store.last_repair
         if repaired.vectors_removed or repaired.vectors_restored:
             print(
@@ -343,6 +350,10 @@ def _config(args: argparse.Namespace) -> int:
 def _print_json(value: Any) -> None:
     json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
+
+
+def _note(message: str) -> None:
+    print(f"newsbot: {message}", file=sys.stderr, flush=True)
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> int:

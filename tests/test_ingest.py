@@ -1,6 +1,8 @@
 """The write path and the Store API against a real embedded Chroma, with the small test encoder."""
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,8 @@ from newsbot.corpus.store import ModelMismatchError, Store, StoreError
 from newsbot.ingest.pipeline import delete, ingest
 from newsbot.settings import Settings
 from tests.conftest import SAMPLES, assert_consistent, make_config, open_store
+from tests.fake_encoder import HashingEncoder
+from tests.test_cli import newsbot_env, run
 
 
 def write(path: Path, text: str | bytes) -> str:
@@ -108,6 +112,27 @@ def test_a_second_writer_is_refused_while_one_holds_the_store(store: Store, conf
         open_store(config, write=True)
     with open_store(config) as reader:
         assert reader.stats()["articles"] == 0
+
+
+def test_a_second_writer_may_wait_for_the_first_to_finish(config: Settings):
+    first = open_store(config, write=True)
+    heard: list[str] = []
+    releaser = threading.Timer(0.5, first.close)
+    releaser.start()
+    with Store(config, write=True, encoder=HashingEncoder(), wait=60, on_wait=heard.append) as second:
+        assert second.stats()["articles"] == 0
+    releaser.join()
+    assert len(heard) == 1 and f"pid {os.getpid()}" in heard[0] and "waiting up to 60 s" in heard[0]
+    with open_store(config, write=True), pytest.raises(StoreError, match=r"gave up after waiting 0\.3 s"):
+        Store(config, write=True, encoder=HashingEncoder(), wait=0.3)
+
+
+def test_ingest_waits_for_the_lock_on_the_command_line(config: Settings, tmp_path: Path):
+    env = newsbot_env(Path(config.store.path))
+    with open_store(config, write=True):
+        done = run("ingest", str(SAMPLES), "--wait", "0.5", env=env)
+    assert done.returncode == 2
+    assert "waiting up to 0.5 s" in done.stderr and "gave up after waiting 0.5 s" in done.stderr
 
 
 def test_bad_inputs_are_named_and_the_rest_of_the_batch_still_lands(tmp_path: Path):
