@@ -19,13 +19,23 @@ from newsbot.qa.extractive import ExtractiveAnswerer
 from newsbot.qa.reader import HEURISTIC, ReaderError, reader_version
 from newsbot.qa.verify import CitationError, passage_view
 from newsbot.records import Answer, Filters
-from newsbot.settings import Settings, SettingsError, explain_settings, load_settings, render_example, secrets_status
+from newsbot.redaction import filter_handlers, redact_output
+from newsbot.settings import (
+    SECRETS,
+    Settings,
+    SettingsError,
+    explain_settings,
+    load_settings,
+    render_example,
+    secrets_status,
+)
 from newsbot.terminal import answer_text, passage_text
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    redact_output(SECRETS)
     args = _parser().parse_args(argv)
     try:
         if args.handler is _config:
@@ -297,25 +307,38 @@ def _percent(value: float | None) -> str:
 def _bot(args: argparse.Namespace, config: Settings) -> int:
     import logging
 
+    from telegram.error import TelegramError
+
     from newsbot.bot.app import ALLOWED_UPDATES, NewsBot, webhook_options
+    from newsbot.bot.startup import BotStartError, quiet_retry_tracebacks, reach_bot_api
     from newsbot.bot.state import BotState
 
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         return _fail("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    filter_handlers(redact_output(SECRETS))
+    quiet_retry_tracebacks()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the token
     settings = config.telegram
+    if settings.mode == "webhook" and not settings.webhook_url:
+        return _fail("telegram.mode is webhook but telegram.webhook_url is empty")
+    try:
+        reach_bot_api(token, settings, say=_note)
+    except BotStartError as exc:
+        return _fail(str(exc))
     with Store(config) as store:
         state = BotState(store.path / "bot.sqlite3")
         app = NewsBot(config, store, state).application(token)
-        if settings.mode == "webhook":
-            if not settings.webhook_url:
-                return _fail("telegram.mode is webhook but telegram.webhook_url is empty")
-            app.run_webhook(**webhook_options(settings, os.environ.get("TELEGRAM_WEBHOOK_SECRET")))
-        else:
-            app.run_polling(timeout=settings.poll_timeout, allowed_updates=ALLOWED_UPDATES)
-        state.close()
+        try:
+            if settings.mode == "webhook":
+                app.run_webhook(**webhook_options(settings, os.environ.get("TELEGRAM_WEBHOOK_SECRET")))
+            else:
+                app.run_polling(timeout=settings.poll_timeout, allowed_updates=ALLOWED_UPDATES)
+        except TelegramError as exc:
+            return _fail(f"Telegram refused to start the bot ({type(exc).__name__}: {exc})")
+        finally:
+            state.close()
     return EXIT_OK
 
 

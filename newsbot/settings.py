@@ -178,6 +178,9 @@ class TelegramSettings(_Section):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(8443, ge=1, le=65535)
     poll_timeout: int = Field(30, ge=0, le=50, description="seconds a getUpdates long poll waits")
+    start_wait: float = Field(
+        300.0, ge=0, description="seconds `newsbot bot` keeps trying to reach the Bot API at start (backing off)"
+    )
 
 
 class Settings(BaseSettings):
