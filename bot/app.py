@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import tempfile
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC
@@ -227,11 +226,17 @@ class NewsBot:
         if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
             await message.reply_text(f"I can ingest {', '.join(sorted(UPLOAD_SUFFIXES))} files, not {name}.")
             return
-        with tempfile.TemporaryDirectory(prefix="newsbot-upload-") as folder:
-            path = Path(folder) / name
-            telegram_file = await context.bot.get_file(message.document.file_id)
-            await telegram_file.download_to_drive(path)
+        # One path per chat and file name, so the article's key is too: a corrected upload updates the article
+        # instead of adding another beside it. The folder names the source ("chat-<id>", for delete --source).
+        folder = self.store.path / "uploads" / f"chat-{message.chat_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        telegram_file = await context.bot.get_file(message.document.file_id)
+        await telegram_file.download_to_drive(path)
+        try:
             await self._ingest(message, [str(path)], name)
+        finally:
+            path.unlink(missing_ok=True)
 
     async def _ingest(self, message: Message, inputs: list[str], label: str) -> None:
         await message.chat.send_action(ChatAction.TYPING)

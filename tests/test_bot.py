@@ -155,6 +155,13 @@ async def test_admins_ingest_uploads_and_urls_others_are_refused(
         (report,) = await telegram.wait_for("sendMessage")
         assert telegram.requests("getFile")[0]["file_id"] == "file-1"
         assert "Ingested harbour.txt: 1 new" in report["text"]
+        corrected = hostile.replace(b"Monday", b"Tuesday")
+        await telegram.send(chat, ADMIN, document=telegram.upload("file-1b", "harbour.txt", corrected))
+        again = (await telegram.wait_for("sendMessage", 2))[1]
+        assert "Ingested harbour.txt: 0 new, 1 updated" in again["text"]  # the same article, corrected
+        with Store(make_config(store_path)) as store:
+            uploads = [store.article(a) for a in store.article_ids(source=f"chat-{ADMIN}")]
+        assert len(uploads) == 1 and "on Tuesday" in uploads[0].text
 
         web.routes["/story"] = (
             200,
@@ -164,16 +171,16 @@ async def test_admins_ingest_uploads_and_urls_others_are_refused(
             b"</p><p>The union said talks would resume next week.</p></article></body></html>",
         )
         await telegram.send(chat, ADMIN, web.url("/story"))
-        url_report = (await telegram.wait_for("sendMessage", 2))[1]
+        url_report = (await telegram.wait_for("sendMessage", 3))[2]
         assert "1 new" in url_report["text"]
 
         other = telegram.chat(USER)
         await telegram.send(other, USER, document=telegram.upload("file-2", "x.txt", b"Some text here."))
-        refusal = (await telegram.wait_for("sendMessage", 3))[2]
+        refusal = (await telegram.wait_for("sendMessage", 4))[3]
         assert refusal["text"] == "Sorry, adding articles is only for the bot's admins."
 
         await telegram.send(chat, ADMIN, "What did the council and the mayor agree on?")
-        answer = (await telegram.wait_for("sendMessage", 4))[3]
+        answer = (await telegram.wait_for("sendMessage", 5))[4]
         assert "&lt;script&gt;" in answer["text"] and "<script>" not in answer["text"]
         assert "&amp;" in answer["text"]
 
