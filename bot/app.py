@@ -193,7 +193,8 @@ class NewsBot:
         if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= len(stored.citations):
             await message.reply_text(f"Use <code>/source N</code> with N from 1 to {len(stored.citations)}.")
             return
-        await message.reply_text(citation_html(stored.citations[int(args[0]) - 1]))
+        for piece in split_message(citation_html(stored.citations[int(args[0]) - 1])):
+            await message.reply_text(piece)
 
     # -- conversation and help ----------------------------------------------------------------------------
     async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

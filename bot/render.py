@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from html import escape
+from html import escape, unescape
 
 from newsbot.records import Answer, Citation
 
 MESSAGE_LIMIT = 4096
 QUOTE_LIMIT = 3000
+TITLE_LIMIT = 300  # characters of a title shown (a hostile feed can send 5,000)
 
 
 def text_html(text: str) -> str:
@@ -26,8 +28,11 @@ def citation_html(citation: Citation) -> str:
     quote = " ".join(citation.quote.split())
     if len(quote) > QUOTE_LIMIT:
         quote = quote[:QUOTE_LIMIT].rsplit(" ", 1)[0] + " …"
+    title = " ".join(citation.title.split())
+    if len(title) > TITLE_LIMIT:
+        title = title[:TITLE_LIMIT].rsplit(" ", 1)[0] + " …"
     lines = [
-        f"<b>[{citation.n}] {text_html(citation.title)}</b>",
+        f"<b>[{citation.n}] {text_html(title)}</b>",
         text_html(f"{citation.source}, {citation.published or 'undated'}"),
     ]
     if citation.url:
@@ -42,24 +47,105 @@ def sources_html(citations: Sequence[Citation]) -> str:
 
 
 def split_message(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Pieces of at most ``limit`` characters, cut at paragraph boundaries (then line boundaries), so that
-    no HTML element is split: our renderings never put a paragraph break inside an element."""
-    blocks = [block for paragraph in html.split("\n\n") for block in _within(paragraph, limit)]
+    """Well-formed pieces of at most ``limit`` UTF-16 code units (Telegram's measure: an emoji counts two),
+    cut at paragraph boundaries, then line boundaries, then spaces. A cut inside an element closes it at the
+    end of one piece and opens it again at the start of the next; tags and entities are never cut."""
+    blocks = [block for paragraph in html.split("\n\n") for block in _within(paragraph, "\n", limit)]
     return _pack(blocks, "\n\n", limit)
 
 
-def _within(paragraph: str, limit: int) -> list[str]:
-    """A paragraph as pieces of at most ``limit`` characters, cut between lines."""
-    if len(paragraph) <= limit:
-        return [paragraph]
-    lines: list[str] = []
-    for line in paragraph.split("\n"):
-        while len(line) > limit:  # one escaped line longer than a message: plain text, cut at a space
-            cut = line.rfind(" ", 0, limit) if " " in line[:limit] else limit
-            lines.append(line[:cut])
-            line = line[cut:].lstrip()
-        lines.append(line)
-    return _pack(lines, "\n", limit)
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _within(block: str, separator: str, limit: int) -> list[str]:
+    """A block as well-formed pieces of at most ``limit``: whole lines where they fit, else cut inside them."""
+    if utf16_length(block) <= limit:
+        return [block]
+    if separator == "\n" and "\n" in block and _balanced_lines(block):
+        return _pack([p for line in block.split("\n") for p in _within(line, "", limit)], "\n", limit)
+    return _cut(block, limit)
+
+
+def _balanced_lines(block: str) -> bool:
+    """Whether every line of the block closes the elements it opens (true of our renderings)."""
+    return all(not _open_after(line) for line in block.split("\n"))
+
+
+_TOKEN = re.compile(r"<[^>]*>|[^<]+|<")
+_ESCAPED = {"&": 5, "<": 4, ">": 4}  # &amp; &lt; &gt;
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
+
+
+def _open_after(html: str, stack: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """The elements still open after ``html`` (name, opening tag), outermost first."""
+    stack = list(stack or [])
+    for token in _TOKEN.findall(html):
+        tag = _TAG.match(token)
+        if not tag:
+            continue
+        if tag.group(1):
+            if stack and stack[-1][0] == tag.group(2).lower():
+                stack.pop()
+        elif not token.endswith("/>"):
+            stack.append((tag.group(2).lower(), token))
+    return stack
+
+
+def _cut(html: str, limit: int) -> list[str]:
+    """Pieces of at most ``limit``, cut between tags or inside text (after the last space that fits, an
+    entity whole), each closing the elements open at its end and the next opening them again."""
+    pieces: list[str] = []
+    stack: list[tuple[str, str]] = []
+    current = ""
+
+    def reopened() -> str:
+        return "".join(opening for _, opening in stack)
+
+    def room() -> int:
+        return limit - utf16_length(current) - sum(len(name) + 3 for name, _ in stack)
+
+    def flush() -> None:
+        nonlocal current
+        pieces.append(current + "".join(f"</{name}>" for name, _ in reversed(stack)))
+        current = reopened()
+        if room() < 8:
+            raise ValueError(f"a message limit of {limit} leaves no room inside the open elements")
+
+    for token in _TOKEN.findall(html):
+        if token.startswith("<") and len(token) > 1:  # a tag: whole
+            if utf16_length(token) > room():
+                flush()
+            current += token
+            stack = _open_after(token, stack)
+            continue
+        text = unescape(token)
+        while utf16_length(text_html(text)) > room():
+            fits = _prefix_within(text, room())
+            cut = fits.rfind(" ") + 1
+            if cut:  # after the last space that fits
+                fits = fits[:cut]
+            elif current != reopened():
+                flush()  # a word that does not fit starts the next piece
+                continue
+            current += text_html(fits)  # else a word longer than a whole piece: cut inside it
+            text = text[len(fits) :]
+            flush()
+        current += text_html(text)
+    if current != reopened():
+        pieces.append(current + "".join(f"</{name}>" for name, _ in reversed(stack)))
+    return pieces
+
+
+def _prefix_within(text: str, units: int) -> str:
+    """The longest prefix of ``text`` whose escaped form fits ``units`` UTF-16 units (code points whole)."""
+    end, used = 0, 0
+    for ch in text:
+        used += _ESCAPED.get(ch, 2 if ord(ch) > 0xFFFF else 1)
+        if used > units:
+            break
+        end += 1
+    return text[:end]
 
 
 def _pack(blocks: list[str], separator: str, limit: int) -> list[str]:
@@ -68,10 +154,11 @@ def _pack(blocks: list[str], separator: str, limit: int) -> list[str]:
     current = ""
     for block in blocks:
         candidate = f"{current}{separator}{block}" if current else block
-        if len(candidate) <= limit:
+        if utf16_length(candidate) <= limit:
             current = candidate
         else:
-            pieces.append(current)
+            if current:
+                pieces.append(current)
             current = block
     if current:
         pieces.append(current)

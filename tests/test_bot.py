@@ -1,6 +1,7 @@
 """The real python-telegram-bot Application, polling a fake Bot API server on 127.0.0.1."""
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from newsbot.ingest.pipeline import ingest
 from tests.conftest import SAMPLES, ChromaServer, WebServer, free_port, make_config
 from tests.fake_openai import FakeOpenAI
 from tests.fake_telegram import BOT_USER, FakeTelegram
+from tests.test_telegram_html import check
 
 TOKEN = "123456:TEST-TOKEN"
 ADMIN, USER = 7001, 7002
@@ -325,3 +327,41 @@ async def test_webhook_mode_takes_updates_that_carry_the_secret_only(
         (answer,) = await telegram.wait_for("sendMessage")
         assert "Majlis" in answer["text"]
         assert len(telegram.requests("sendMessage")) == 1
+
+
+async def test_hostile_articles_reach_telegram_as_valid_messages_within_the_limit(
+    telegram: FakeTelegram, tmp_path: Path
+):
+    """Every text the bot sends, through the real Bot API client, parses as Telegram HTML within 4,096 UTF-16
+    units: a 5,600-character title, ampersands and emoji by the thousand in the cited sentences."""
+    hostile = {
+        "id": "hostile-harbour",
+        "title": "Harbour <b>council</b> & ferries " * 175,
+        "source": "riverton-gazette",
+        "published": "2025-03-03",
+        "text": "The harbour council decided that the ferries will run every hour "
+        + "R&D " * 800
+        + "from Monday.\n\nThe ferry union welcomed the harbour council decision "
+        + "\U0001f6a2" * 2500
+        + " on Tuesday.",
+    }
+    source = tmp_path / "hostile.jsonl"
+    source.write_text(json.dumps(hostile) + "\n", encoding="utf-8")
+    store_path = tmp_path / "store"
+    with Store(make_config(store_path), write=True) as store:
+        ingest([str(source)], store)
+    async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3"):
+        chat = telegram.chat(USER)
+        await telegram.send(chat, USER, "What did the harbour council decide about the ferries?")
+        await telegram.wait_for("sendMessage")
+        sent = answer_with_button(telegram)
+        button = sent["reply_markup"]["inline_keyboard"][0][0]
+        answer_message = {"message_id": 5555, "date": 0, "chat": chat, "from": BOT_USER, "text": sent["text"]}
+        await telegram.press(USER, answer_message, button["callback_data"])
+        await telegram.wait_for("answerCallbackQuery")
+        await telegram.send(chat, USER, "/source 1")
+        await asyncio.sleep(2)  # every piece of the sources and of /source 1 sent
+        texts = [m["text"] for m in telegram.requests("sendMessage")]
+    assert len(texts) >= 3
+    seen = check(texts)
+    assert "ferries will run every hour" in seen and "R&D " * 20 in seen
