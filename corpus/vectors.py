@@ -7,10 +7,12 @@ default one (which downloads an ONNX model) is never used.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.config import Settings
 
@@ -22,15 +24,23 @@ _PAGE = 5000
 
 
 class VectorIndex:
+    """Every Chroma call goes through ``_calling``: whatever the client raises (a server gone mid-ingest, a
+    server that is not Chroma) becomes a VectorStoreError naming the server and the operation."""
+
     def __init__(self, config: StoreSettings, model: str) -> None:
         settings = Settings(anonymized_telemetry=False)
         chroma = config.chroma
-        try:
+        if chroma.mode == "http":
+            self.location = f"{'https' if chroma.ssl else 'http'}://{chroma.host}:{chroma.port}"
+        else:
+            self.location = str(Path(config.path) / "chroma")
+        self._mode = chroma.mode
+        if chroma.mode == "http":
+            self._check_heartbeat()
+        with self._calling("open the collection"):
             if chroma.mode == "http":
-                self.location = f"{'https' if chroma.ssl else 'http'}://{chroma.host}:{chroma.port}"
                 client = chromadb.HttpClient(host=chroma.host, port=chroma.port, ssl=chroma.ssl, settings=settings)
             else:
-                self.location = str(Path(config.path) / "chroma")
                 client = chromadb.PersistentClient(path=self.location, settings=settings)
             self._collection = client.get_or_create_collection(
                 chroma.collection,
@@ -39,44 +49,86 @@ class VectorIndex:
                 metadata={"embedding_model": model},
             )
             self._max_batch = client.get_max_batch_size()
-        except Exception as exc:
-            raise VectorStoreError(f"Chroma ({chroma.mode}) at {getattr(self, 'location', '?')}: {exc}") from exc
 
     def count(self) -> int:
-        return self._collection.count()
+        with self._calling("count vectors"):
+            return self._collection.count()
 
     def ids(self) -> set[str]:
         found: set[str] = set()
         offset = 0
-        while True:
-            page = self._collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
-            found.update(page)
-            if len(page) < _PAGE:
-                return found
-            offset += _PAGE
+        with self._calling("list vectors"):
+            while True:
+                page = self._collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
+                found.update(page)
+                if len(page) < _PAGE:
+                    return found
+                offset += _PAGE
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
-        for lo, hi in self._batches(len(ids)):
-            self._collection.upsert(ids=list(ids[lo:hi]), embeddings=vectors[lo:hi], metadatas=list(metadatas[lo:hi]))
+        with self._calling("store vectors"):
+            for lo, hi in self._batches(len(ids)):
+                self._collection.upsert(
+                    ids=list(ids[lo:hi]), embeddings=vectors[lo:hi], metadatas=list(metadatas[lo:hi])
+                )
 
     def query(
         self, vector: np.ndarray, k: int, filters: Filters, hidden: Sequence[str] = ()
     ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, filtered, leaving out the
         chunks of the ``hidden`` articles."""
-        found = self._collection.query(  # fewer than k stored (or matching) is fine: Chroma returns what it has
-            query_embeddings=vector.reshape(1, -1), n_results=k, where=_where(filters, hidden), include=["distances"]
-        )
+        with self._calling("search vectors"):  # fewer than k stored (or matching) is fine: Chroma returns those
+            found = self._collection.query(
+                query_embeddings=vector.reshape(1, -1),
+                n_results=k,
+                where=_where(filters, hidden),
+                include=["distances"],
+            )
         return [(cid, 1.0 - float(d)) for cid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
 
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
-        for lo, hi in self._batches(len(ids)):
-            self._collection.delete(ids=ids[lo:hi])
+        with self._calling("delete vectors"):
+            for lo, hi in self._batches(len(ids)):
+                self._collection.delete(ids=ids[lo:hi])
+
+    def _check_heartbeat(self) -> None:
+        """A server that answers but is not Chroma (a wrong port, a proxy's error page) is named as such."""
+        url = f"{self.location}/api/v2/heartbeat"
+        try:
+            reply = httpx.get(url, timeout=10)
+        except httpx.HTTPError:
+            return  # unreachable: opening says so
+        try:
+            ok = reply.status_code == 200 and "nanosecond heartbeat" in reply.json()
+        except ValueError:
+            ok = False
+        if not ok:
+            raise VectorStoreError(
+                f"Chroma (http) at {self.location}: the server answered, but not as a Chroma server does "
+                f"(HTTP {reply.status_code} on /api/v2/heartbeat); check store.chroma.host and port"
+            )
+
+    @contextmanager
+    def _calling(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            raise VectorStoreError(
+                f"Chroma ({self._mode}) at {self.location} could not {action}: {_reason(exc)}"
+            ) from exc
 
     def _batches(self, total: int) -> Iterator[tuple[int, int]]:
         for lo in range(0, total, self._max_batch):
             yield lo, min(total, lo + self._max_batch)
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, in words (a server that went away is named as such)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, httpx.ConnectError | ConnectionError):
+        return f"cannot connect ({text or type(exc).__name__}); is `chroma run` up there?"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def chunk_metadata(chunk: Chunk, source: str, published: str | None) -> dict[str, Any]:

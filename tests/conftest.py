@@ -126,12 +126,35 @@ def assert_consistent(store: Store) -> None:
 
 @dataclass
 class ChromaServer:
+    """A `chroma run` on 127.0.0.1; ``stop`` plays an outage, ``start`` brings it back on the same port and data."""
+
     port: int
-    process: subprocess.Popen
+    data: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("chroma", path=str(Path(sys.executable).parent))
+        assert binary, "the chromadb package installs the `chroma` command beside the interpreter"
+        self.process = subprocess.Popen(
+            [binary, "run", "--path", str(self.data), "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert self.process.poll() is None and time.monotonic() < deadline, "chroma run did not come up"
+            time.sleep(0.2)
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
 
 
 def free_port() -> int:
@@ -143,23 +166,7 @@ def free_port() -> int:
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
     """A real `chroma run` server on 127.0.0.1 (tests may stop it early to play an outage)."""
-    binary = shutil.which("chroma", path=str(Path(sys.executable).parent))
-    assert binary, "the chromadb package installs the `chroma` command beside the interpreter"
-    port = free_port()
-    server = subprocess.Popen(
-        [binary, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, "chroma run did not come up"
-        time.sleep(0.2)
-    yield ChromaServer(port, server)
-    server.terminate()
-    server.wait(timeout=30)
+    server = ChromaServer(free_port(), tmp_path / "server-data")
+    server.start()
+    yield server
+    server.stop()
