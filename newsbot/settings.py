@@ -134,20 +134,20 @@ class AnswerSettings(_Section):
         60, ge=1, description="days: when the newest report found is older than this, the answer says so"
     )
     reader: str = Field(
-        "heuristic",
+        "reader-v1",
         pattern=r"^[a-z0-9][a-z0-9._-]*$",
         description="what picks the quoted sentences: heuristic (similarity, key terms, vote) | the name of "
         "trained weights in qa/weights (reader-v1), which rerank the heuristic's best candidates",
     )
-    reader_candidates: int = Field(24, ge=1, le=200, description="sentences the trained reader rescores")
+    reader_candidates: int = Field(16, ge=1, le=200, description="sentences the trained reader rescores")
     reader_margin: float = Field(
-        2.0, ge=0, description="trained reader: another quote joins when it scores within this of the best (logits)"
+        3.0, ge=0, description="trained reader: another quote joins when it scores within this of the best (logits)"
     )
     reader_blend: float = Field(
-        0.0, ge=0, description="trained reader: weight of the heuristic's score (with its vote) added to the logit"
+        1.0, ge=0, description="trained reader: weight of the heuristic's score (with its vote) added to the logit"
     )
     reader_recency: float = Field(
-        1.0, ge=0, description="trained reader, questions about the present: most logits an old report loses"
+        4.0, ge=0, description="trained reader, questions about the present: most logits an old report loses"
     )
 
 

@@ -54,10 +54,12 @@ class ExtractiveAnswerer:
     def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:
         started = time.perf_counter()
         candidates = self.rank(question, passages, as_of)
+        focus = time_focus(question, as_of, self.config.recency_half_life)
+        past = focus is not None and focus.past
         if not candidates or max(c.evidence for c in candidates) < self.config.min_score:
             answer = abstain(candidates)
         else:
-            answer = self._compose(self._choose(candidates))
+            answer = self._compose(self._choose(candidates, past), newest_first=not past)
         answer.reader = self.version
         answer.timings["answer_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return answer
@@ -131,8 +133,9 @@ class ExtractiveAnswerer:
         ]
         return sorted(boosted, key=lambda c: -c.score) + ranked[VOTERS:]
 
-    def _choose(self, ranked: list[Candidate]) -> list[Candidate]:
-        best = ranked[0]
+    def _choose(self, ranked: list[Candidate], past: bool = False) -> list[Candidate]:
+        """The quotes, best first; ``past``: the question names a period before its as-of day."""
+        best = ranked[0] if past else self._latest_wording(ranked)
         budget = self.config.max_words
         chosen = [_fit(best, budget)]
         used = _words(chosen[0].text)
@@ -158,26 +161,41 @@ class ExtractiveAnswerer:
                     add(other)
         return chosen
 
+    def _latest_wording(self, ranked: list[Candidate]) -> Candidate:
+        """The best candidate, or a later report saying nearly the same (a paraphrase scoring within the quoting
+        margin): on a developing story the update supersedes ("rose to 3,700" then "more than 7,200")."""
+        best = ranked[0]
+        updates = [
+            c
+            for c in ranked[1:]
+            if (c.passage.published or "") > (best.passage.published or "")
+            and self._close(c, best)
+            and _similarity(c, best) >= self.config.redundancy
+        ]
+        return max(updates, key=lambda c: c.passage.published or "", default=best)
+
     def _close(self, other: Candidate, best: Candidate) -> bool:
         """Whether ``other`` scores near enough the best to be quoted too (logits differ, similarities scale)."""
         if self.reader:
             return other.score >= best.score - self.config.reader_margin
         return other.score >= self.config.second_quote_ratio * best.score
 
-    def _compose(self, chosen: list[Candidate]) -> Answer:
+    def _compose(self, chosen: list[Candidate], newest_first: bool = True) -> Answer:
         """Quotes newest report first, each introduced by its source and date; quotes of one article together,
         in the article's order. News changes: when the reports are of different days the first is called the
-        latest, so a reader whose sources disagree knows which is current."""
+        latest, so a reader whose sources disagree knows which is current. Not ``newest_first`` (a question
+        about a named past period), the best quote's report leads."""
         first_chosen: dict[str, int] = {}
         for candidate in chosen:
             first_chosen.setdefault(candidate.passage.article_id, len(first_chosen))
         chosen = sorted(chosen, key=lambda c: (first_chosen[c.passage.article_id], c.start))
-        chosen.sort(key=lambda c: c.passage.published or "", reverse=True)  # stable: keeps the grouping
+        if newest_first:
+            chosen.sort(key=lambda c: c.passage.published or "", reverse=True)  # stable: keeps the grouping
         citations = [citation_for(n, c.passage, c.start, c.end) for n, c in enumerate(chosen, start=1)]
         parts = []
         for previous, citation in zip([None, *citations], citations, strict=False):
             quote = f"“{_flat(citation.quote)}” [{citation.n}]"
-            if previous is None and citation.published and len({c.published for c in citations}) > 1:
+            if previous is None and newest_first and citation.published and len({c.published for c in citations}) > 1:
                 parts.append(f"According to the latest report ({_describe(citation)}): {quote}")
             elif previous is None:
                 parts.append(f"According to {_report(citation)}: {quote}")

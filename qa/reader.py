@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -62,7 +63,7 @@ class TrainedReader:
         missing, unexpected = model.load_state_dict({k: v.float() for k, v in trained.items()}, strict=False)
         if unexpected or set(missing) - set(FROZEN):
             raise ReaderError(f"reader weights {name}: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
-        self.model = model.eval()
+        self.model = _int8(model.eval())
         if threads:
             torch.set_num_threads(threads)
         self._torch = torch
@@ -77,6 +78,16 @@ class TrainedReader:
                 encoded = tokenize(self.tokenizer, pairs[i : i + batch_size])
                 scores.extend(self.model(**encoded).logits[:, 0].tolist())
         return scores
+
+
+def _int8(model: Any) -> Any:
+    """The model with its linear layers in int8 (dynamic quantisation): on the validation weeks it answers as
+    well as fp32 (150 vs 148 of 267 contain the gold text) in half the time on 2 CPU cores."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def reader_names() -> list[str]:

@@ -29,8 +29,9 @@ def test_eval_own_questions_on_the_samples(tmp_path: Path):
     assert (summary["questions"], summary["answerable"]) == (10, 9)
     assert summary["stated"] == 8  # New Horizons' launch date sits in a sentence that says "the spacecraft"
     assert not rows["pluto-launch"]["stated"] and rows["derna-control"]["stated"]
-    assert set(summary["methods"]) == {"newsbot", "first-words control"}
+    assert set(summary["methods"]) == {"newsbot", "first-words control", "heuristic reader"}  # beside the trained
     newsbot = summary["methods"]["newsbot"]
+    assert rows["derna-control"]["heuristic reader"]["contains_gold"]
     assert newsbot["citation_validity"] == 1.0
     assert newsbot["contains_gold_answerable"] >= 7 / 9  # 8 of 9 at this commit; the control answers 7
     assert summary["retrieval_hit_at"]["10"] == 1.0
@@ -60,7 +61,7 @@ def test_eval_scores_a_naive_llm_pipeline_beside_newsbot(tmp_path: Path, web: We
     assert naive["citation_validity"] is None  # it cites nothing: not "100% valid"
     assert report["questions"][0]["naive LLM"]["text"] == "Majlis Mujahideen holds it."
     methods = report["summary"]["methods"]
-    assert set(methods) == {"newsbot", "newsbot offline", "naive LLM"}  # the offline answerer beside the LLM's
+    assert set(methods) == {"newsbot", "newsbot offline", "heuristic reader", "naive LLM"}  # beside the LLM's
     assert methods["newsbot"]["contains_gold_answerable"] >= 7 / 9  # every LLM call failed: the offline fallback
     assert methods["newsbot offline"]["contains_gold_answerable"] == methods["newsbot"]["contains_gold_answerable"]
     prompts = [

@@ -62,6 +62,8 @@ def test_the_wheel_installs_everything_under_one_name(wheel: Path):
         "newsbot/ingest/pipeline.py",
         "newsbot/qa/chain.py",
         "newsbot/corpus/store.py",
+        "newsbot/qa/weights/reader-v1.safetensors",  # the trained reader answers from the installed package
+        "newsbot/qa/weights/reader-v1.json",
     ):
         assert package in names
 
@@ -91,3 +93,4 @@ def test_installed_from_the_wheel_it_ingests_answers_and_reports_from_an_empty_f
     stats = json.loads(sh(newsbot, "stats", "--json", cwd=empty, env=env))
     assert stats["articles"] == 9 and stats["vectors"] == stats["chunks"] > 0
     assert Path(stats["store_path"]) == (empty / "var" / "store").resolve()
+    assert answer["reader"] == stats["reader"] == "reader-v1"

@@ -1,0 +1,89 @@
+"""The trained reader: its committed weights load offline, find the answer sentence among distractors in our own
+samples, and say which version answered. Real model and store."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsbot.corpus.store import Store
+from newsbot.ingest.pipeline import ingest
+from newsbot.qa.chain import QA
+from newsbot.qa.reader import WEIGHTS, load_reader, reader_names, reader_version
+from newsbot.sentences import sentence_spans
+from newsbot.settings import Settings
+from tests.conftest import ROOT, SAMPLES, make_config
+from tests.test_cli import newsbot_env, run
+
+pytestmark = pytest.mark.e2e
+
+READER = "reader-v1"
+QUESTIONS = ROOT / "examples" / "questions.jsonl"
+
+
+def known_answers() -> list[tuple[str, str]]:
+    """Our sample questions that the samples answer, each with its first gold text."""
+    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    return [(row["question"], row["answers"][0]) for row in rows if "unanswerable" not in row["id"]]
+
+
+@pytest.fixture(scope="module")
+def sample_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    config = make_config(tmp_path_factory.mktemp("reader") / "store", answer={"reader": READER})
+    with Store(config, write=True) as store:
+        ingest([str(SAMPLES)], store)
+    yield config
+
+
+def test_weights_are_committed_small_and_documented() -> None:
+    assert READER in reader_names()
+    size = sum(p.stat().st_size for p in WEIGHTS.iterdir())
+    assert size <= 30 * 1024 * 1024, f"{size} bytes of reader weights"
+    card = json.loads((WEIGHTS / f"{READER}.json").read_text())
+    assert {"version", "command", "seed", "trained_on", "history"} <= set(card)
+    assert reader_version(READER) == card["version"]
+    assert (WEIGHTS / "READER.md").read_text().count(READER) >= 1
+
+
+def test_reader_ranks_the_answer_sentence_above_its_articles_other_sentences(sample_config: Settings) -> None:
+    """The reader alone, on the hardest distractors our samples have: the other sentences of the article that
+    answers. Measured: first for 6 of the 9 questions, never below 4th (the heuristic's vote and the blend
+    settle the rest in the product; test_answers checks the answers themselves)."""
+    with Store(sample_config) as store:
+        articles = [article for a in store.article_ids() if (article := store.article(a))]
+    reader = load_reader(READER)
+    ranks = {}
+    for question, gold in known_answers():
+        article = next(a for a in articles if gold in a.text)
+        sentences = [(article.title, article.text[s:e]) for s, e in sentence_spans(article.text)]
+        scores = reader.score(question, sentences)
+        order = sorted(range(len(sentences)), key=lambda i: -scores[i])
+        ranks[question] = next(rank for rank, i in enumerate(order) if gold in sentences[i][1])
+    assert sum(rank == 0 for rank in ranks.values()) >= 6, ranks
+    assert max(ranks.values()) <= 3, ranks
+
+
+def test_answers_say_which_reader_chose_them(sample_config: Settings) -> None:
+    with Store(sample_config) as store:
+        answer, _ = QA(store, sample_config).ask("Who controls Derna?")
+    assert answer.reader == reader_version(READER)
+    assert "Majlis" in answer.citations[0].quote
+
+
+def test_the_reader_loads_offline_in_a_fresh_process() -> None:
+    code = "from newsbot.qa.reader import load_reader; print(load_reader('reader-v1').version)"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == reader_version(READER)
+
+
+def test_an_unknown_reader_is_refused_by_name(tmp_path: Path) -> None:
+    env = newsbot_env(tmp_path / "store", NEWSBOT_ANSWER__READER="no-such-reader")
+    done = run("ask", "Who controls Derna?", env=env)
+    assert done.returncode == 2
+    assert "answer.reader 'no-such-reader'" in done.stderr and "heuristic" in done.stderr
