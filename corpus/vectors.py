@@ -6,6 +6,7 @@ default one (which downloads an ONNX model) is never used.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from newsbot.records import Chunk, Filters
 from newsbot.settings import StoreSettings
 
 _PAGE = 5000
+TOKEN = "CHROMA_AUTH_TOKEN"  # the server's token: from the environment only, never the configuration file
 
 
 class VectorIndex:
@@ -35,11 +37,14 @@ class VectorIndex:
         else:
             self.location = str(Path(config.path) / "chroma")
         self._mode = chroma.mode
+        self._headers = _auth_headers(chroma.auth_header, os.environ.get(TOKEN, "").strip())
         if chroma.mode == "http":
             self._check_heartbeat()
         with self._calling("open the collection"):
             if chroma.mode == "http":
-                client = chromadb.HttpClient(host=chroma.host, port=chroma.port, ssl=chroma.ssl, settings=settings)
+                client = chromadb.HttpClient(
+                    host=chroma.host, port=chroma.port, ssl=chroma.ssl, headers=self._headers, settings=settings
+                )
             else:
                 client = chromadb.PersistentClient(path=self.location, settings=settings)
             self._collection = client.get_or_create_collection(
@@ -96,9 +101,14 @@ class VectorIndex:
         """A server that answers but is not Chroma (a wrong port, a proxy's error page) is named as such."""
         url = f"{self.location}/api/v2/heartbeat"
         try:
-            reply = httpx.get(url, timeout=10)
+            reply = httpx.get(url, headers=self._headers, timeout=10)
         except httpx.HTTPError:
             return  # unreachable: opening says so
+        if reply.status_code in (401, 403):
+            given = "was refused" if self._headers else "is not set"
+            raise VectorStoreError(
+                f"Chroma (http) at {self.location} asks for a token (HTTP {reply.status_code}) and {TOKEN} {given}"
+            )
         try:
             ok = reply.status_code == 200 and "nanosecond heartbeat" in reply.json()
         except ValueError:
@@ -121,6 +131,13 @@ class VectorIndex:
     def _batches(self, total: int) -> Iterator[tuple[int, int]]:
         for lo in range(0, total, self._max_batch):
             yield lo, min(total, lo + self._max_batch)
+
+
+def _auth_headers(header: str, token: str) -> dict[str, str]:
+    """What carries the token to the server: none without one."""
+    if not token:
+        return {}
+    return {header: f"Bearer {token}" if header == "Authorization" else token}
 
 
 def _reason(exc: Exception) -> str:

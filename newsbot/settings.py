@@ -27,7 +27,7 @@ from pydantic_settings import (
 ENV_PREFIX = "NEWSBOT_"
 CONFIG_ENV = "NEWSBOT_CONFIG"
 LOCAL_CONFIG = Path("config.yaml")
-SECRETS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "OPENAI_API_KEY")
+SECRETS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "OPENAI_API_KEY", "CHROMA_AUTH_TOKEN")
 EXAMPLE_WIDTH = 110
 
 
@@ -46,6 +46,11 @@ class ChromaSettings(_Section):
     host: str = Field("localhost", description="http mode only")
     port: int = Field(8000, ge=1, le=65535, description="http mode only")
     ssl: bool = Field(False, description="http mode only")
+    auth_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        "Authorization",
+        description="http mode, when CHROMA_AUTH_TOKEN is set (environment only): Authorization: Bearer TOKEN, "
+        "or X-Chroma-Token: TOKEN",
+    )
     collection: str = Field("newsbot_chunks", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 
 

@@ -98,6 +98,7 @@ def test_newsbot_config_prints_origins_and_masks_secrets(tmp_path: Path):
     secrets = {"TELEGRAM_BOT_TOKEN": "123456:secret-token-value", "OPENAI_API_KEY": "sk-very-secret"}
     env = newsbot_env(tmp_path / "store", NEWSBOT_RETRIEVAL__K="7", **secrets)
     env.pop("TELEGRAM_WEBHOOK_SECRET", None)
+    env.pop("CHROMA_AUTH_TOKEN", None)
     text = run("config", env=env)
     as_json = run("config", "--json", env=env)
     assert text.returncode == as_json.returncode == 0, text.stderr + as_json.stderr
@@ -110,5 +111,6 @@ def test_newsbot_config_prints_origins_and_masks_secrets(tmp_path: Path):
         "TELEGRAM_BOT_TOKEN": "set",
         "TELEGRAM_WEBHOOK_SECRET": "not set",
         "OPENAI_API_KEY": "set",
+        "CHROMA_AUTH_TOKEN": "not set",
     }
     assert "retrieval.k" in text.stdout and "NEWSBOT_RETRIEVAL__K" in text.stdout
