@@ -69,14 +69,15 @@ class TrainedReader:
         self._torch = torch
         self._lock = threading.Lock()
 
-    def score(self, question: str, items: Sequence[tuple[str, str]], batch_size: int = 32) -> list[float]:
-        """One logit per (title, sentence)."""
-        pairs = [reader_input(question, title, sentence) for title, sentence in items]
-        scores: list[float] = []
+    def score(self, question: str, items: Sequence[tuple[str, str]]) -> list[float]:
+        """One logit per (title, sentence), each computed alone: int8 scales activations per batch, so in a
+        batch a sentence's score would shift with its neighbours (by up to 1.1 logits, enough to change an
+        answer); alone it is as fast as one padded batch of 16 on 2 cores."""
+        scores = []
         with self._lock, self._torch.inference_mode():
-            for i in range(0, len(pairs), batch_size):
-                encoded = tokenize(self.tokenizer, pairs[i : i + batch_size])
-                scores.extend(self.model(**encoded).logits[:, 0].tolist())
+            for title, sentence in items:
+                encoded = tokenize(self.tokenizer, [reader_input(question, title, sentence)])
+                scores.append(float(self.model(**encoded).logits[0, 0]))
         return scores
 
 
