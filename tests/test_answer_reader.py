@@ -25,10 +25,10 @@ READER = "reader-v1"
 QUESTIONS = ROOT / "examples" / "questions.jsonl"
 
 
-def known_answers() -> list[tuple[str, str]]:
-    """Our sample questions that the samples answer, each with its first gold text."""
+def known_answers() -> list[tuple[str, list[str]]]:
+    """Our sample questions that the samples answer, each with its gold texts."""
     rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
-    return [(row["question"], row["answers"][0]) for row in rows if "unanswerable" not in row["id"]]
+    return [(row["question"], row["answers"]) for row in rows if "unanswerable" not in row["id"]]
 
 
 @pytest.fixture(scope="module")
@@ -50,21 +50,26 @@ def test_weights_are_committed_small_and_documented() -> None:
 
 
 def test_reader_ranks_the_answer_sentence_above_its_articles_other_sentences(sample_config: Settings) -> None:
-    """The reader alone, on the hardest distractors our samples have: the other sentences of the article that
-    answers. Measured: first for 5 of the 9 questions, never below 4th (the heuristic's vote and the blend
-    settle the rest in the product; test_answers checks the answers themselves)."""
+    """The reader alone, on the hardest distractors our samples have: the other sentences of the articles that
+    answer. Measured: first for 5 of the 9 questions, never below 5th ("Who controls Derna?" prefers the lead
+    that says "an Islamist coalition" without naming it; the heuristic's vote and the blend settle such cases
+    in the product, and test_answers checks the answers themselves)."""
     with Store(sample_config) as store:
         articles = [article for a in store.article_ids() if (article := store.article(a))]
     reader = load_reader(READER)
     ranks = {}
-    for question, gold in known_answers():
-        article = next(a for a in articles if gold in a.text)
-        sentences = [(article.title, article.text[s:e]) for s, e in sentence_spans(article.text)]
+    for question, golds in known_answers():
+        sentences = sorted(
+            (a.title, a.text[s:e])
+            for a in articles
+            if any(g in a.text for g in golds)
+            for s, e in sentence_spans(a.text)
+        )
         scores = reader.score(question, sentences)
         order = sorted(range(len(sentences)), key=lambda i: -scores[i])
-        ranks[question] = next(rank for rank, i in enumerate(order) if gold in sentences[i][1])
+        ranks[question] = next(rank for rank, i in enumerate(order) if any(g in sentences[i][1] for g in golds))
     assert sum(rank == 0 for rank in ranks.values()) >= 5, ranks
-    assert max(ranks.values()) <= 3, ranks
+    assert max(ranks.values()) <= 4, ranks
 
 
 def test_answers_say_which_reader_chose_them(sample_config: Settings) -> None:
