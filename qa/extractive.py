@@ -23,7 +23,7 @@ import numpy as np
 from newsbot.corpus.store import Store
 from newsbot.qa.answer_type import answer_phrases, expected_type
 from newsbot.qa.reader import HEURISTIC, TrainedReader, load_reader, reader_version
-from newsbot.qa.recency import time_focus
+from newsbot.qa.recency import TimeFocus, time_focus
 from newsbot.records import Answer, Citation, Passage, citation_for
 from newsbot.sentences import sentence_spans
 from newsbot.settings import AnswerSettings
@@ -53,8 +53,8 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:
         started = time.perf_counter()
-        candidates = self.rank(question, passages, as_of)
         focus = time_focus(question, as_of, self.config.recency_half_life)
+        candidates = self._rank(question, passages, focus)
         past = focus is not None and focus.past
         if not candidates or max(c.evidence for c in candidates) < self.config.min_score:
             answer = abstain(candidates)
@@ -67,6 +67,9 @@ class ExtractiveAnswerer:
     def rank(self, question: str, passages: list[Passage], as_of: str | None = None) -> list[Candidate]:
         """Every distinct sentence of the passages, best first; for a question about the present (or a named
         past period) asked as of a day, sentences of reports further from that time rank lower (qa/recency.py)."""
+        return self._rank(question, passages, time_focus(question, as_of, self.config.recency_half_life))
+
+    def _rank(self, question: str, passages: list[Passage], focus: TimeFocus | None) -> list[Candidate]:
         candidates = _sentences(passages)
         if not candidates:
             return []
@@ -78,7 +81,6 @@ class ExtractiveAnswerer:
         similarity = vectors[1:] @ vectors[0]
         scored = []
         words = stemmed_words([c.text for c in candidates])
-        focus = time_focus(question, as_of, self.config.recency_half_life)
         for candidate, cosine, vector, present in zip(candidates, similarity, vectors[1:], words, strict=True):
             lexical = sum(w for t, w in weights.items() if t in present) / total
             evidence = float(cosine) + self.config.keyword_weight * lexical
@@ -89,15 +91,14 @@ class ExtractiveAnswerer:
         scored.sort(key=lambda c: -c.score)
         if self.config.vote_weight:
             scored = self._boost_consensus(question, scored)
-        return self._reread(question, scored, as_of) if self.reader else scored
+        return self._reread(question, scored, focus) if self.reader else scored
 
-    def _reread(self, question: str, ranked: list[Candidate], as_of: str | None) -> list[Candidate]:
+    def _reread(self, question: str, ranked: list[Candidate], focus: TimeFocus | None) -> list[Candidate]:
         """The trained reader's order of the heuristic's best candidates (the rest are not quoted): its logit
         plus ``reader_blend`` times the heuristic's score, less the time prior (the present, a named period)."""
         assert self.reader is not None
         top = ranked[: self.config.reader_candidates]
         logits = self.reader.score(question, [(c.passage.title, c.text) for c in top])
-        focus = time_focus(question, as_of, self.config.recency_half_life)
 
         def score(candidate: Candidate, logit: float) -> float:
             prior = self.config.reader_recency * focus.staleness(candidate.passage.published) if focus else 0.0
