@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,8 +33,9 @@ from newsbot.bot.render import answer_html, citation_html, sources_html, split_m
 from newsbot.bot.state import BotState, StoredAnswer
 from newsbot.corpus.store import Store, StoreError
 from newsbot.ingest.pipeline import IngestReport, delete, ingest
+from newsbot.links import PassageLinks
 from newsbot.qa.chain import QA
-from newsbot.records import Filters
+from newsbot.records import Citation, Filters
 from newsbot.settings import Settings, TelegramSettings
 
 logger = logging.getLogger(__name__)
@@ -51,14 +52,17 @@ UPLOAD_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
 _URL_ONLY = re.compile(r"^\s*(https?://\S+)\s*$")
 SOURCES_PREFIX = "src:"
 ALLOWED_UPDATES = ["message", "callback_query"]
+OPEN_BUTTONS_PER_ROW = 3
 
 
 class NewsBot:
-    def __init__(self, config: Settings, store: Store, state: BotState) -> None:
+    def __init__(self, config: Settings, store: Store, state: BotState, links: PassageLinks | None = None) -> None:
+        """``links``: when given (``web.public_url`` is set), Sources messages carry an Open button per citation."""
         self.config = config
         self.settings = config.telegram
         self.store = store
         self.state = state
+        self.links = links
         self.qa = QA(store, config)
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refused: set[int] = set()
@@ -176,9 +180,13 @@ class NewsBot:
             await query.answer("That answer is no longer stored.", show_alert=True)
             return
         await query.answer()
-        for piece in split_message(sources_html(stored.citations)):
+        pieces = split_message(sources_html(stored.citations))
+        for index, piece in enumerate(pieces):
             await context.bot.send_message(
-                stored.chat_id, piece, reply_to_message_id=query.message.message_id if query.message else None
+                stored.chat_id,
+                piece,
+                reply_to_message_id=query.message.message_id if query.message else None,
+                reply_markup=self._open_buttons(stored.citations) if index == len(pieces) - 1 else None,
             )
 
     async def source(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -193,8 +201,22 @@ class NewsBot:
         if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= len(stored.citations):
             await message.reply_text(f"Use <code>/source N</code> with N from 1 to {len(stored.citations)}.")
             return
-        for piece in split_message(citation_html(stored.citations[int(args[0]) - 1])):
-            await message.reply_text(piece)
+        citation = stored.citations[int(args[0]) - 1]
+        pieces = split_message(citation_html(citation))
+        for index, piece in enumerate(pieces):
+            markup = self._open_buttons([citation]) if index == len(pieces) - 1 else None
+            await message.reply_text(piece, reply_markup=markup)
+
+    def _open_buttons(self, citations: Sequence[Citation]) -> InlineKeyboardMarkup | None:
+        """An "Open [n]" URL button per citation, to its signed passage page (when web.public_url is set)."""
+        if self.links is None or not citations:
+            return None
+        buttons = [
+            InlineKeyboardButton(f"Open [{c.n}]", url=self.links.url(c.article_id, c.start, c.end, c.quote))
+            for c in citations
+        ]
+        rows = [buttons[i : i + OPEN_BUTTONS_PER_ROW] for i in range(0, len(buttons), OPEN_BUTTONS_PER_ROW)]
+        return InlineKeyboardMarkup(rows)
 
     # -- conversation and help ----------------------------------------------------------------------------
     async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

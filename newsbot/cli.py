@@ -1,4 +1,4 @@
-"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot, config."""
+"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot, serve, config."""
 
 from __future__ import annotations
 
@@ -133,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
 
     bot_cmd = commands.add_parser("bot", parents=[common], help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
     bot_cmd.set_defaults(handler=_bot)
+
+    serve_cmd = commands.add_parser(
+        "serve", parents=[common], help="serve passage pages, the ask page and the JSON API over HTTP"
+    )
+    serve_cmd.add_argument("--host", help="listen on this address (default: web.host)")
+    serve_cmd.add_argument("--port", type=int, help="listen on this port (default: web.port)")
+    serve_cmd.set_defaults(handler=_serve)
 
     config_cmd = commands.add_parser(
         "config", parents=[common], help="the effective configuration and where each value came from"
@@ -312,10 +319,16 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
     from newsbot.bot.app import ALLOWED_UPDATES, NewsBot, webhook_options
     from newsbot.bot.startup import BotStartError, quiet_retry_tracebacks, reach_bot_api
     from newsbot.bot.state import BotState
+    from newsbot.links import PassageLinks, WebSecretError
 
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         return _fail("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
+    try:
+        web = config.web
+        links = PassageLinks.configured(web.public_url, web.public, os.environ) if web.public_url else None
+    except WebSecretError as exc:
+        return _fail(f"web.public_url is set, so Sources link to passage pages, but {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     filter_handlers(redact_output(SECRETS))
     quiet_retry_tracebacks()
@@ -329,7 +342,7 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
         return _fail(str(exc))
     with Store(config) as store:
         state = BotState(store.path / "bot.sqlite3")
-        app = NewsBot(config, store, state).application(token)
+        app = NewsBot(config, store, state, links).application(token)
         try:
             if settings.mode == "webhook":
                 app.run_webhook(**webhook_options(settings, os.environ.get("TELEGRAM_WEBHOOK_SECRET")))
@@ -339,6 +352,19 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
             return _fail(f"Telegram refused to start the bot ({type(exc).__name__}: {exc})")
         finally:
             state.close()
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, config: Settings) -> int:
+    from newsbot.links import WebSecretError
+    from newsbot.web.serve import serve
+
+    if args.port is not None and not 1 <= args.port <= 65535:
+        return _fail(f"--port {args.port}: expected 1 to 65535")
+    try:
+        serve(config, args.host or config.web.host, args.port or config.web.port, os.environ)
+    except WebSecretError as exc:
+        return _fail(str(exc))
     return EXIT_OK
 
 

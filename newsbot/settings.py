@@ -27,7 +27,14 @@ from pydantic_settings import (
 ENV_PREFIX = "NEWSBOT_"
 CONFIG_ENV = "NEWSBOT_CONFIG"
 LOCAL_CONFIG = Path("config.yaml")
-SECRETS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "OPENAI_API_KEY", "CHROMA_AUTH_TOKEN")
+SECRETS = (
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "OPENAI_API_KEY",
+    "CHROMA_AUTH_TOKEN",
+    "NEWSBOT_WEB_SECRET",
+    "NEWSBOT_WEB_ADMIN_TOKEN",
+)
 EXAMPLE_WIDTH = 110
 
 
@@ -188,6 +195,25 @@ class TelegramSettings(_Section):
     )
 
 
+class WebSettings(_Section):
+    host: str = Field("127.0.0.1", description="`newsbot serve` listens here (0.0.0.0: every interface)")
+    port: int = Field(8080, ge=1, le=65535)
+    public_url: str = Field(
+        "",
+        pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",
+        description="the address people open the server at, e.g. https://news.example.org: passage links in API "
+        "answers start with it, and when it is set every Telegram Sources message carries an Open button per "
+        "citation",
+    )
+    public: bool = Field(
+        False,
+        description="true: passage pages open without a signature (a public store) | false: links are signed with "
+        "NEWSBOT_WEB_SECRET and an unsigned or altered one gets 403",
+    )
+    rate_limit: float = Field(1.0, gt=0, description="requests a second one client may make to the ask page and /api/")
+    rate_burst: int = Field(30, ge=1, description="requests one client may make at once before rate_limit applies")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True, case_sensitive=False
@@ -201,6 +227,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     llm: LlmSettings = LlmSettings()
     telegram: TelegramSettings = TelegramSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -12,12 +12,18 @@ _REFERENCE = re.compile(r"^(?P<id>[0-9a-f]{16})(?::(?P<start>\d+)-(?P<end>\d+))?
 
 
 class CitationError(ValueError):
-    """A reference that names no stored article, or offsets outside it."""
+    """A reference that is malformed, names no stored article, or has offsets outside it."""
 
 
-def passage_view(store: Store, reference: str, quote: str | None = None) -> dict[str, Any]:
-    """The passage ``ARTICLE_ID[:START-END]`` with context around it; ``verbatim`` says whether ``quote``
-    (when given) is exactly the article's text at those offsets."""
+class SpanOutside(CitationError):
+    """The offsets lie outside the stored article (it changed since the reference was made, or never held them)."""
+
+
+def passage_view(
+    store: Store, reference: str, quote: str | None = None, context: int | None = CONTEXT_CHARS
+) -> dict[str, Any]:
+    """The passage ``ARTICLE_ID[:START-END]`` with ``context`` characters around it (None: the whole article);
+    ``verbatim`` says whether ``quote`` (when given) is exactly the article's text at those offsets."""
     match = _REFERENCE.match(reference.strip())
     if not match:
         raise CitationError(f"{reference!r} is not ARTICLE_ID or ARTICLE_ID:START-END (16 hex digits, then offsets)")
@@ -27,8 +33,9 @@ def passage_view(store: Store, reference: str, quote: str | None = None) -> dict
     length = len(article.text)
     start, end = (int(match["start"]), int(match["end"])) if match["start"] else (0, length)
     if not 0 <= start < end <= length:
-        raise CitationError(f"span {start}-{end} lies outside article {article.id}, which has {length} characters")
-    context_start, context_end = max(0, start - CONTEXT_CHARS), min(length, end + CONTEXT_CHARS)
+        raise SpanOutside(f"span {start}-{end} lies outside article {article.id}, which has {length} characters")
+    context = length if context is None else context
+    context_start, context_end = max(0, start - context), min(length, end + context)
     return {
         "article_id": article.id,
         "title": article.title,
