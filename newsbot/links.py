@@ -42,7 +42,7 @@ class PassageLinks:
     def configured(cls, base_url: str, public: bool, environ: Mapping[str, str]) -> PassageLinks:
         """Links as configured (``web.public_url``, ``web.public``), the key from ``NEWSBOT_WEB_SECRET``."""
         if public:
-            return cls(base_url.rstrip("/"), None)
+            return cls(base_url, None)
         secret = environ.get(SECRET_ENV, "").strip()
         if not secret:
             raise WebSecretError(
@@ -54,7 +54,7 @@ class PassageLinks:
                 f"{SECRET_ENV} has {len(secret)} characters: use at least {SHORTEST_SECRET} random ones, e.g. "
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
-        return cls(base_url.rstrip("/"), secret)
+        return cls(base_url, secret)
 
     def signature(self, path: str) -> str:
         if self.secret is None:
@@ -72,4 +72,4 @@ class PassageLinks:
         query = {"h": quote_fingerprint(quote)} if quote is not None else {}
         if self.secret is not None:
             query["sig"] = self.signature(path)
-        return f"{self.base_url}{path}{'?' + urlencode(query) if query else ''}#{FRAGMENT}"
+        return f"{self.base_url.rstrip('/')}{path}{'?' + urlencode(query) if query else ''}#{FRAGMENT}"

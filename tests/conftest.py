@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -19,6 +20,9 @@ import pytest
 from newsbot.corpus.store import Store
 from newsbot.settings import Settings
 from tests.fake_encoder import HashingEncoder
+
+if TYPE_CHECKING:
+    from tests.web_server import Served
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "examples" / "articles"
@@ -140,21 +144,28 @@ class ChromaServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.process.poll() is None and time.monotonic() < deadline, "chroma run did not come up"
-            time.sleep(0.2)
+        heartbeat = f"http://127.0.0.1:{self.port}/api/v2/heartbeat"
+        assert answers(heartbeat, self.process, seconds=60), "chroma run did not come up"
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
             self.process = None
+
+
+def answers(url: str, process: subprocess.Popen, seconds: float) -> bool:
+    """Waits until ``url`` answers 200 (True), or ``process`` exits or ``seconds`` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
 
 
 def free_port() -> int:
@@ -168,5 +179,25 @@ def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
     """A real `chroma run` server on 127.0.0.1 (tests may stop it early to play an outage)."""
     server = ChromaServer(free_port(), tmp_path / "server-data")
     server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def web_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.web_server import build_web_store
+
+    return build_web_store(tmp_path_factory.mktemp("web") / "store")
+
+
+@pytest.fixture(scope="session")
+def served(web_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`newsbot serve` over ``web_store`` with signed links and admin writes."""
+    from tests.web_server import ADMIN_TOKEN, SECRET, start_server
+
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    server = start_server(
+        web_store, log, NEWSBOT_WEB_SECRET=SECRET, NEWSBOT_WEB_ADMIN_TOKEN=ADMIN_TOKEN, NEWSBOT_WEB__RATE_BURST="1000"
+    )
     yield server
     server.stop()

@@ -15,6 +15,7 @@ from newsbot.bot.render import split_message
 from newsbot.bot.state import BotState
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
+from newsbot.links import PassageLinks
 from tests.conftest import SAMPLES, ChromaServer, WebServer, free_port, make_config
 from tests.fake_openai import FakeOpenAI
 from tests.fake_telegram import BOT_USER, FakeTelegram
@@ -51,12 +52,17 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 @asynccontextmanager
 async def running_bot(
-    store_path: Path, fake: FakeTelegram, state_path: Path, config_sections: dict | None = None, **telegram: object
+    store_path: Path,
+    fake: FakeTelegram,
+    state_path: Path,
+    config_sections: dict | None = None,
+    links: PassageLinks | None = None,
+    **telegram: object,
 ) -> AsyncIterator[NewsBot]:
     settings = {"base_url": fake.base_url, "base_file_url": fake.base_file_url, "admins": [ADMIN], **telegram}
     config = make_config(store_path, telegram=settings, **(config_sections or {}))
     store, state = Store(config), BotState(state_path)
-    newsbot = NewsBot(config, store, state)
+    newsbot = NewsBot(config, store, state, links)
     app = newsbot.application(TOKEN)
     await app.initialize()
     await newsbot.startup(app)
@@ -100,6 +106,7 @@ async def test_private_question_gets_an_html_answer_then_its_sources(
         sources = (await telegram.wait_for("sendMessage", 2))[1]
         assert "<blockquote expandable>" in sources["text"] and "<b>[1]" in sources["text"]
         assert "Majlis" in sources["text"]
+        assert not sources.get("reply_markup")  # no Open buttons without web.public_url
 
         await telegram.send(chat, USER, "/source 1")
         single = (await telegram.wait_for("sendMessage", 3))[2]

@@ -95,7 +95,11 @@ def test_unreadable_and_malformed_files_are_named(tmp_path: Path):
 
 
 def test_newsbot_config_prints_origins_and_masks_secrets(tmp_path: Path):
-    secrets = {"TELEGRAM_BOT_TOKEN": "123456:secret-token-value", "OPENAI_API_KEY": "sk-very-secret"}
+    secrets = {
+        "TELEGRAM_BOT_TOKEN": "123456:secret-token-value",
+        "OPENAI_API_KEY": "sk-very-secret",
+        "NEWSBOT_WEB_SECRET": "web-secret-value-0123456789",
+    }
     env = newsbot_env(tmp_path / "store", NEWSBOT_RETRIEVAL__K="7", **secrets)
     env.pop("TELEGRAM_WEBHOOK_SECRET", None)
     env.pop("CHROMA_AUTH_TOKEN", None)
@@ -112,5 +116,7 @@ def test_newsbot_config_prints_origins_and_masks_secrets(tmp_path: Path):
         "TELEGRAM_WEBHOOK_SECRET": "not set",
         "OPENAI_API_KEY": "set",
         "CHROMA_AUTH_TOKEN": "not set",
+        "NEWSBOT_WEB_SECRET": "set",
+        "NEWSBOT_WEB_ADMIN_TOKEN": "not set",
     }
     assert "retrieval.k" in text.stdout and "NEWSBOT_RETRIEVAL__K" in text.stdout

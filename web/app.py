@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from newsbot.corpus.store import Store, StoreError
 from newsbot.ingest.fields import normalize_date
@@ -86,6 +87,10 @@ def create_app(config: Settings, store: Store, links: PassageLinks, admin_token:
     @app.exception_handler(WebError)
     async def refused(request: Request, exc: WebError) -> Response:
         return _refusal(request, exc.status, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def not_served(request: Request, exc: HTTPException) -> Response:
+        return _refusal(request, exc.status_code, f"{request.method} {request.url.path}: {exc.detail}")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
