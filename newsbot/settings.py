@@ -9,13 +9,14 @@ separates nesting levels). Secrets (``SECRETS``) come from the environment only 
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -200,7 +201,6 @@ class WebSettings(_Section):
     port: int = Field(8080, ge=1, le=65535)
     public_url: str = Field(
         "",
-        pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",
         description="the address people open the server at, e.g. https://news.example.org: passage links in API "
         "answers start with it, and when it is set every Telegram Sources message carries an Open button per "
         "citation",
@@ -212,6 +212,15 @@ class WebSettings(_Section):
     )
     rate_limit: float = Field(1.0, gt=0, description="requests a second one client may make to the ask page and /api/")
     rate_burst: int = Field(30, ge=1, description="requests one client may make at once before rate_limit applies")
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(
+                f"{value!r} is not an http(s) address without query or fragment (https://news.example.org)"
+            )
+        return value
 
 
 class Settings(BaseSettings):

@@ -65,6 +65,7 @@ def test_each_value_says_where_it_came_from(tmp_path: Path):
         ({"NEWSBOT_STORE__CHROMA__MODE": "cloud"}, "store.chroma.mode"),
         ({"NEWSBOT_CHUNKING__OVERLAP": "5000"}, "chunking"),
         ({"NEWSBOT_INGEST__NO_SUCH_KEY": "1"}, "ingest.no_such_key"),
+        ({"NEWSBOT_WEB__PUBLIC_URL": "ftp://news.example.org"}, "web.public_url"),
     ],
 )
 def test_bad_value_fails_naming_the_key_and_its_origin(environ: dict[str, str], named: str):

@@ -86,7 +86,7 @@ def test_the_ask_page_answers_with_working_passage_links(served: Served, page: P
     page.wait_for_selector("mark#q")
     assert " ".join(page.inner_text("mark#q").split()) == quote
     assert page.is_visible("p.check.ok") and in_view(page)
-    page.screenshot(path=SCREENSHOTS / "passage-page.png")  # [1] of the seed's Derna answer
+    page.screenshot(path=SCREENSHOTS / "passage-page.png", full_page=True)  # [1] of the seed's Derna answer
     page.go_back()
     page.click("section.answer > p a >> nth=0")  # the [1] in the answer's text opens the same passage
     page.wait_for_selector("mark#q")
