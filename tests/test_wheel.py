@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import ROOT, SAMPLES
 
 pytestmark = pytest.mark.e2e
-GENERIC_NAMES = ("bot", "qa", "corpus", "ingest", "tests", "benchmarks")
+GENERIC_NAMES = ("bot", "qa", "corpus", "ingest", "web", "tests", "benchmarks")
 # The installed newsbot's own requirements that are missing or of the wrong version (``pip check`` would also
 # judge the borrowed packages against the fresh environment's own older setuptools).
 UNMET_REQUIREMENTS = """
@@ -64,6 +64,8 @@ def test_the_wheel_installs_everything_under_one_name(wheel: Path):
         "newsbot/corpus/store.py",
         "newsbot/qa/weights/reader-v1.safetensors",  # the trained reader answers from the installed package
         "newsbot/qa/weights/reader-v1.json",
+        "newsbot/web/app.py",
+        "newsbot/web/static/style.css",  # the pages' one stylesheet, served same-origin
     ):
         assert package in names
 
