@@ -14,6 +14,7 @@ SECRET_ENV = "NEWSBOT_WEB_SECRET"
 SHORTEST_SECRET = 16
 SIGNATURE_CHARS = 32  # 128 bits of HMAC-SHA256, in hex
 FINGERPRINT_CHARS = 16
+PAGES = "/p/"  # passage pages live at /p/ARTICLE_ID:START-END
 FRAGMENT = "q"  # the highlighted span's element id: browsers scroll it into view without script
 
 
@@ -22,7 +23,7 @@ class WebSecretError(ValueError):
 
 
 def passage_path(article_id: str, start: int, end: int) -> str:
-    return f"/p/{article_id}:{start}-{end}"
+    return f"{PAGES}{article_id}:{start}-{end}"
 
 
 def quote_fingerprint(quote: str) -> str:

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from newsbot.corpus.store import Store, StoreError
 from newsbot.ingest.fields import normalize_date
 from newsbot.ingest.pipeline import IngestReport, delete, ingest
-from newsbot.links import PassageLinks, quote_fingerprint
+from newsbot.links import PAGES, PassageLinks, quote_fingerprint
 from newsbot.qa.chain import QA
 from newsbot.qa.reader import reader_version
 from newsbot.qa.verify import CONTEXT_CHARS, CitationError, SpanOutside, passage_view
@@ -98,7 +98,7 @@ def create_app(config: Settings, store: Store, links: PassageLinks, admin_token:
         return _refusal(request, 400, problems)
 
     def signed_view(reference: str, sig: str | None, quote: str | None, context: int | None) -> dict[str, Any]:
-        if not links.allows(f"/p/{reference}", sig):
+        if not links.allows(PAGES + reference, sig):
             raise WebError(403, "this passage link is not signed by this server, or was altered")
         try:
             return passage_view(store, reference, quote, context)
@@ -107,7 +107,7 @@ def create_app(config: Settings, store: Store, links: PassageLinks, admin_token:
         except CitationError as exc:
             raise WebError(404, str(exc)) from exc
 
-    @app.get("/p/{reference}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get(PAGES + "{reference}", response_class=HTMLResponse, include_in_schema=False)
     def passage(reference: str, sig: str | None = None, h: str | None = None, quote: str | None = None) -> Response:
         view = signed_view(reference, sig, quote, None)
         checks = [view["verbatim"]] if quote is not None else []
@@ -137,7 +137,7 @@ def create_app(config: Settings, store: Store, links: PassageLinks, admin_token:
         source: Annotated[str | None, Query(description="only articles of this source")] = None,
     ) -> dict[str, Any]:
         dates = {name: _date(name, value) for name, value in (("as_of", as_of), ("since", since), ("until", until))}
-        answer, _ = qa.ask(_question(q), filters=Filters(source=source, **dates))
+        answer, _ = qa.ask(_question(q), filters=Filters(source=source or None, **dates))
         return _answer_json(answer, replace(links, base_url=links.base_url or str(request.base_url).rstrip("/")))
 
     @app.get("/api/passages/{reference}", summary="A cited passage in its article, checked (`newsbot show --json`)")
