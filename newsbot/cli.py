@@ -14,6 +14,7 @@ from newsbot.corpus.store import Store, StoreError
 from newsbot.evaluation import EvalReport, evaluate, load_own_questions, load_realtimeqa, realtimeqa_corpus, week_config
 from newsbot.ingest.fields import normalize_date
 from newsbot.ingest.pipeline import delete, ingest
+from newsbot.links import PassageLinks, WebSecretError
 from newsbot.qa.chain import QA
 from newsbot.qa.extractive import ExtractiveAnswerer
 from newsbot.qa.reader import HEURISTIC, ReaderError, reader_version
@@ -319,7 +320,6 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
     from newsbot.bot.app import ALLOWED_UPDATES, NewsBot, webhook_options
     from newsbot.bot.startup import BotStartError, quiet_retry_tracebacks, reach_bot_api
     from newsbot.bot.state import BotState
-    from newsbot.links import PassageLinks, WebSecretError
 
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
@@ -356,14 +356,13 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, config: Settings) -> int:
-    from newsbot.links import WebSecretError
-    from newsbot.web.serve import serve
+    from newsbot.web.serve import ServeError, serve  # FastAPI and uvicorn load for this command only
 
     if args.port is not None and not 1 <= args.port <= 65535:
         return _fail(f"--port {args.port}: expected 1 to 65535")
     try:
         serve(config, args.host or config.web.host, args.port or config.web.port, os.environ)
-    except WebSecretError as exc:
+    except (WebSecretError, ServeError) as exc:
         return _fail(str(exc))
     return EXIT_OK
 

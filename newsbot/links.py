@@ -19,7 +19,7 @@ FRAGMENT = "q"  # the highlighted span's element id: browsers scroll it into vie
 
 
 class WebSecretError(ValueError):
-    """A web secret (NEWSBOT_WEB_SECRET, NEWSBOT_WEB_ADMIN_TOKEN) is missing or too short; the message names it."""
+    """NEWSBOT_WEB_SECRET is missing or too short to sign passage links; the message says so."""
 
 
 def passage_path(article_id: str, start: int, end: int) -> str:

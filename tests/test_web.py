@@ -2,6 +2,7 @@
 buttons, against the real server on 127.0.0.1 with the real store and model."""
 
 import dataclasses
+import socket
 import subprocess
 import sys
 from html import escape
@@ -200,23 +201,27 @@ def test_a_public_server_opens_unsigned_links_has_no_admin_routes_and_limits_eac
         server.stop()
 
 
-def test_serve_and_the_bot_refuse_to_start_without_a_way_to_sign_links(tmp_path: Path):
+def test_serve_and_the_bot_refuse_to_start_in_one_line_naming_the_problem(tmp_path: Path):
     bot = {"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_WEB__PUBLIC_URL": "https://news.example.org"}
-    for command, env, named in (
-        ("serve", {}, "NEWSBOT_WEB_SECRET is not set"),
-        ("serve", {"NEWSBOT_WEB_SECRET": "short"}, "has 5 characters"),
-        ("serve", {"NEWSBOT_WEB_ADMIN_TOKEN": "short", "NEWSBOT_WEB__PUBLIC": "true"}, "ADMIN_TOKEN has 5 characters"),
-        ("bot", bot, "web.public_url is set, so Sources link to passage pages, but NEWSBOT_WEB_SECRET is not set"),
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", "newsbot.cli", command],
-            env=newsbot_env(tmp_path / "store", **env),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 2 and named in done.stderr and "Traceback" not in done.stderr
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        for command, env, named in (
+            ("serve", {}, "NEWSBOT_WEB_SECRET is not set"),
+            ("serve", {"NEWSBOT_WEB_SECRET": "short"}, "NEWSBOT_WEB_SECRET has 5 characters"),
+            ("serve", {"NEWSBOT_WEB_ADMIN_TOKEN": "short", "NEWSBOT_WEB__PUBLIC": "true"}, "TOKEN has 5 characters"),
+            ("serve", {"NEWSBOT_WEB__PUBLIC": "true", "NEWSBOT_WEB__PORT": port}, f"cannot listen on 127.0.0.1:{port}"),
+            ("bot", bot, "web.public_url is set, so Sources link to passage pages, but NEWSBOT_WEB_SECRET is not set"),
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "newsbot.cli", command],
+                env=newsbot_env(tmp_path / "store", **env),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+            assert named in done.stderr
 
 
 @pytest.mark.anyio
