@@ -22,7 +22,7 @@ from newsbot.settings import Settings
 from tests.fake_encoder import HashingEncoder
 
 if TYPE_CHECKING:
-    from tests.web_server import Served
+    from tests.newsbot_serve import Served
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "examples" / "articles"
@@ -185,7 +185,7 @@ def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
 
 @pytest.fixture(scope="session")
 def web_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.web_server import build_web_store
+    from tests.newsbot_serve import build_web_store
 
     return build_web_store(tmp_path_factory.mktemp("web") / "store")
 
@@ -193,7 +193,7 @@ def web_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def served(web_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`newsbot serve` over ``web_store`` with signed links and admin writes."""
-    from tests.web_server import ADMIN_TOKEN, SECRET, start_server
+    from tests.newsbot_serve import ADMIN_TOKEN, SECRET, start_server
 
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     server = start_server(

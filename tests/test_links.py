@@ -2,7 +2,7 @@
 
 from newsbot.links import PassageLinks
 from newsbot.web.ratelimit import RateLimiter
-from tests.web_server import SECRET
+from tests.newsbot_serve import SECRET
 
 
 def test_links_sign_the_path_and_a_public_store_needs_none():

@@ -15,9 +15,9 @@ from newsbot.corpus.store import Store
 from newsbot.records import Answer, Citation
 from tests.conftest import ROOT, WebServer, make_config
 from tests.fake_telegram import BOT_USER, FakeTelegram
+from tests.newsbot_serve import ADMIN_TOKEN, Served, start_server
 from tests.test_bot import TOKEN, USER, running_bot
 from tests.test_cli import newsbot_env
-from tests.web_server import ADMIN_TOKEN, Served, start_server
 
 pytestmark = pytest.mark.e2e
 DERNA = "Who controls Derna?"

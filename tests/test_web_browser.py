@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import ROOT
-from tests.web_server import LONG_TARGET, Served
+from tests.newsbot_serve import LONG_TARGET, Served
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = ROOT / "var" / "screenshots"
