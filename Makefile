@@ -43,7 +43,7 @@ lint: $(STAMP)
 	cd $(LINT_SITE) && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
 
 # Retrain the answer reader (qa/weights/reader-v1.*) from ../shared/data: the examples (minutes), then the model
-# (about an hour on two cores; on a GPU, seconds); never in CI.
+# (about an hour on two cores; about a minute on a GPU with --device cuda); never in CI.
 train-reader: $(STAMP)
 	$(BIN)/python training/reader_data.py --data ../shared/data --out var/reader-data.json.gz
 	$(BIN)/python training/train_reader.py --examples var/reader-data.json.gz --epochs 2 --lr 7e-5 --name reader-v1
