@@ -49,7 +49,8 @@ class LocalWhisper:
 
     def transcribe(self, audio: bytes) -> str:
         samples = decode(audio, self.settings.max_seconds)
-        segments, _ = self._whisper().transcribe(samples, language=self.settings.language, beam_size=5)
+        # Silero VAD (shipped inside faster-whisper) drops silence, where Whisper would make up a word ("You").
+        segments, _ = self._whisper().transcribe(samples, language=self.settings.language, beam_size=5, vad_filter=True)
         return " ".join(segment.text.strip() for segment in segments).strip()
 
     def _whisper(self) -> Any:

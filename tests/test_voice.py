@@ -61,6 +61,7 @@ def test_the_packaged_tiny_en_model_transcribes_spoken_questions(tmp_path: Path)
     assert "who" in derna and "derna" in derna, derna  # espeak's "controls" comes back as "can troll"
     tripoli = whisper.transcribe(speak("Who governs Tripoli?")).lower()
     assert "governs" in tripoli and "tripoli" in tripoli, tripoli
+    assert whisper.transcribe(silence(3)) == ""  # not a made-up word
 
 
 def test_bad_recordings_are_refused_naming_the_problem():
@@ -144,8 +145,12 @@ async def test_bad_recordings_get_a_reply_naming_the_problem_and_the_bot_goes_on
         assert too_long["text"] == "That recording is 600 s long; I take voice questions of up to 30 s."
         assert [r["file_id"] for r in telegram.requests("getFile")] == ["not-audio"]  # never downloaded
 
+        await telegram.send(chat, USER, voice=voice_note(telegram, "silence", silence(3)))
+        wordless = (await telegram.wait_for("sendMessage", 3))[2]
+        assert wordless["text"] == "Sorry, I could not hear a question: no words were recognised in the recording."
+
         await telegram.send(chat, USER, "Who governs Tripoli?")
-        assert "Tripoli" in (await telegram.wait_for("sendMessage", 3))[2]["text"]
+        assert "Tripoli" in (await telegram.wait_for("sendMessage", 4))[3]["text"]
 
 
 @pytest.mark.anyio
