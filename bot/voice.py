@@ -15,6 +15,7 @@ from newsbot.speech import SpeechError, SpeechUnavailable, Transcriber, transcri
 
 logger = logging.getLogger(__name__)
 
+UNAVAILABLE = "Sorry, voice questions are not available on this bot. Please type your question."
 MAX_DOWNLOAD = 20_000_000  # bytes: the most the Bot API lets a bot download
 
 
@@ -37,12 +38,9 @@ class VoiceQuestions:
             raise VoiceRefused("That message holds no recording.")
         try:
             transcribe = self._transcribe()
-        except SpeechUnavailable as exc:
+        except SpeechUnavailable as exc:  # why is for the operator's log, not for the chat
             logger.warning("a voice question was refused: %s", exc)
-            raise VoiceRefused(
-                f"Sorry, voice questions are not available on this bot ({text_html(str(exc))}). "
-                "Please type your question."
-            ) from None
+            raise VoiceRefused(UNAVAILABLE) from None
         seconds = int(recording.to_dict().get("duration") or 0)  # to_dict: seconds, without PTB's deprecation
         limit = self.config.voice.max_seconds
         if seconds > limit:

@@ -156,7 +156,12 @@ async def test_bad_recordings_get_a_reply_naming_the_problem_and_the_bot_goes_on
 @pytest.mark.anyio
 @pytest.mark.e2e
 async def test_the_bot_uses_a_configured_transcription_endpoint_or_says_voice_is_unavailable(
-    store_path: Path, telegram: FakeTelegram, tmp_path: Path, web: WebServer, endpoint: list
+    store_path: Path,
+    telegram: FakeTelegram,
+    tmp_path: Path,
+    web: WebServer,
+    endpoint: list,
+    caplog: pytest.LogCaptureFixture,
 ):
     remote = {"voice": {"backend": "openai", "base_url": web.url("/v1")}}
     async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3", config_sections=remote):
@@ -171,5 +176,5 @@ async def test_the_bot_uses_a_configured_transcription_endpoint_or_says_voice_is
     async with running_bot(store_path, telegram, tmp_path / "bot2.sqlite3", config_sections=missing):
         await telegram.send(telegram.chat(USER), USER, voice=voice_note(telegram, "voice-2", b"OggS"))
         refusal = (await telegram.wait_for("sendMessage", 2))[1]
-        assert refusal["text"].startswith("Sorry, voice questions are not available on this bot (no CTranslate2")
-        assert refusal["text"].endswith("Please type your question.")
+        assert refusal["text"] == "Sorry, voice questions are not available on this bot. Please type your question."
+    assert f"no CTranslate2 Whisper model in {tmp_path / 'no-model'} (voice.model)" in caplog.text  # the log says why
