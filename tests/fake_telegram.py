@@ -78,9 +78,10 @@ class FakeTelegram:
         text: str | None = None,
         *,
         reply_to: dict[str, Any] | None = None,
-        document: dict[str, Any] | None = None,
+        **media: dict[str, Any],
     ) -> dict[str, Any]:
-        """Inject a user's message; returns the message object."""
+        """Inject a user's message (``media``: document=, voice=, audio= as ``upload`` makes them); returns the
+        message object."""
         message = self._message(chat, {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"})
         if text is not None:
             message["text"] = text
@@ -94,8 +95,7 @@ class FakeTelegram:
                 message["entities"] = entities
         if reply_to is not None:
             message["reply_to_message"] = reply_to
-        if document is not None:
-            message["document"] = document
+        message.update(media)
         await self._push({"message": message})
         return message
 
