@@ -6,6 +6,7 @@ Local files are named by their absolute path, which also identifies articles tha
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,7 @@ from newsbot.text import quoted_name, strip_controls
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 FEED_SUFFIXES = {".rss", ".atom", ".xml"}
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # file://, ftp://, gopher:// ... refused by the guard
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES | {".json", ".jsonl", ".ndjson"}
 
 
@@ -60,7 +62,7 @@ class _Reader:
 
     def read(self, item: str) -> Iterator[ReadResult]:
         try:
-            if is_url(item):
+            if is_url(item) or _SCHEME.match(item):
                 yield from self._read_url(item)
                 return
             path = Path(item).expanduser()
@@ -130,7 +132,7 @@ class _Reader:
 
     def _download(self, url: str) -> Fetched:
         try:
-            return fetch(self.client, url, self.config.max_input_bytes)
+            return fetch(self.client, url, self.config)
         except FetchError as exc:
             raise InputError(str(exc)) from None
 

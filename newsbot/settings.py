@@ -94,6 +94,14 @@ class IngestSettings(_Section):
     user_agent: str = "newsbot/0.1"
     follow_feed_links: bool = Field(True, description="fetch each feed entry's page instead of its summary")
     batch_chunks: int = Field(256, ge=1, description="chunks embedded and committed together")
+    allow_private_hosts: bool = Field(
+        False,
+        description="fetch from loopback, private, link-local and reserved addresses too (an intranet deployment); "
+        "off, URLs and feed links naming them are refused",
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        (), description='exact "host:port" entries fetched even when private (one intranet server)'
+    )
 
 
 class RetrievalSettings(_Section):

@@ -150,7 +150,8 @@ async def test_admins_ingest_uploads_and_urls_others_are_refused(
 ):
     store_path = build_store(tmp_path / "store")
     hostile = b"The council <script>alert('x')</script> & the mayor agreed on a new harbour tax on Monday."
-    async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3"):
+    web_on_loopback = {"ingest": {"allow_private_hosts": True}}
+    async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3", web_on_loopback):
         chat = telegram.chat(ADMIN)
         document = telegram.upload("file-1", "harbour.txt", hostile)
         await telegram.send(chat, ADMIN, document=document)
@@ -185,6 +186,16 @@ async def test_admins_ingest_uploads_and_urls_others_are_refused(
         answer = (await telegram.wait_for("sendMessage", 5))[4]
         assert "&lt;script&gt;" in answer["text"] and "<script>" not in answer["text"]
         assert "&amp;" in answer["text"]
+
+
+async def test_an_admin_url_naming_an_internal_address_is_refused(
+    shared_store: Path, telegram: FakeTelegram, tmp_path: Path
+):
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3"):
+        await telegram.send(telegram.chat(ADMIN), ADMIN, "http://169.254.169.254/latest/meta-data/")
+        (reply,) = await telegram.wait_for("sendMessage")
+        assert "0 new" in reply["text"] and "1 failed" in reply["text"]
+        assert "169.254.169.254 is a link-local address" in reply["text"]
 
 
 async def test_a_429_is_waited_out_and_the_answer_still_arrives(
