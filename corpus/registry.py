@@ -112,6 +112,10 @@ class Registry:
         with self._transaction() as db:
             db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
 
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (or process) has committed to the registry."""
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
+
     # -- lookups --------------------------------------------------------------------------------------
     def text_hash_of(self, article_id: str) -> str | None:
         row = self._db.execute("SELECT text_hash FROM articles WHERE id = ?", (article_id,)).fetchone()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -66,11 +67,15 @@ class Store:
         self._model_name = encoder.name if encoder is not None else config.embedding.model
         self._check_model_name()
         self._vectors = VectorIndex(config.store, self._model_name)
+        self._vectors_lock = threading.Lock()
+        self._seen_version = self._registry.data_version()
+        self._checked_at = time.monotonic()
         self._encoder = encoder
         self._model_checked = False
         self.last_repair = self.repair() if write else RepairReport(0, 0)
 
     def close(self) -> None:
+        self._vectors.close()
         self._registry.close()
         if self._lock is not None:
             self._lock.close()
@@ -227,7 +232,26 @@ class Store:
         hidden = self._registry.published_after(filters.as_of) if filters.as_of else []
         if filters.article_ids is not None and not filters.article_ids.difference(hidden):
             return []  # nothing is both allowed and visible
-        return self._vectors.query(self.encode([query])[0], k, filters, hidden)
+        vector = self.encode([query])[0]
+        with self._vectors_lock:
+            return self._current_vectors().query(vector, k, filters, hidden)
+
+    def _current_vectors(self) -> VectorIndex:
+        """The vectors as every process left them. An embedded Chroma client keeps the index it loaded, so a
+        long-lived reader (the bot) reopens it when another process or connection has written the registry
+        since; it looks at most every ``store.reopen_after`` seconds."""
+        if self._lock is not None or self.config.store.chroma.mode != "embedded":
+            return self._vectors
+        now = time.monotonic()
+        if now - self._checked_at < self.config.store.reopen_after:
+            return self._vectors
+        self._checked_at = now
+        version = self._registry.data_version()
+        if version != self._seen_version:
+            self._seen_version = version
+            self._vectors.close()
+            self._vectors = VectorIndex(self.config.store, self._model_name)
+        return self._vectors
 
     def passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:
         """The chunks of (chunk id, score) pairs as Passages, in order; ids no longer stored are skipped."""

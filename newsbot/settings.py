@@ -9,13 +9,14 @@ separates nesting levels). Secrets (``SECRETS``) come from the environment only 
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -58,6 +59,12 @@ class StoreSettings(_Section):
     path: Path = Field(
         Path("var/store"),
         description="registry, keyword index and (embedded mode) Chroma vectors; relative to the working folder",
+    )
+    reopen_after: float = Field(
+        5.0,
+        ge=0,
+        description="seconds: how often at most a long-lived reader (the bot) checks whether another process "
+        "wrote, to reopen embedded Chroma and see the new vectors",
     )
     chroma: ChromaSettings = ChromaSettings()
 
@@ -196,6 +203,41 @@ class TelegramSettings(_Section):
     )
 
 
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> float:
+    """Seconds in an interval such as ``90s``, ``15m``, ``2h`` or ``1d``; ValueError naming the text otherwise."""
+    match = _INTERVAL.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"not an interval: {text!r} (use e.g. 90s, 15m, 2h, 1d)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _interval(value: str) -> str:
+    if value:
+        parse_interval(value)
+    return value
+
+
+class WatchSettings(_Section):
+    every: str = Field("15m", description="how often a feed is refreshed unless it names its own interval")
+    max_entries: int = Field(20, ge=1, description="entries read per refresh of one feed, in the feed's order")
+    max_backoff: str = Field("6h", description="a failing feed waits twice as long after each failure, at most this")
+    poll: float = Field(30.0, gt=0, description="seconds `newsbot watch` and the bot wait between looks for due feeds")
+
+    _check_every = field_validator("every", "max_backoff")(_interval)
+
+
+class FeedSeed(_Section):
+    url: str = Field(pattern=r"^https?://\S+$")
+    every: str = Field("", description="empty: watch.every")
+    source: str = Field("", description="empty: each article's web host")
+
+    _check_every = field_validator("every")(_interval)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True, case_sensitive=False
@@ -209,6 +251,12 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     llm: LlmSettings = LlmSettings()
     telegram: TelegramSettings = TelegramSettings()
+    watch: WatchSettings = WatchSettings()
+    feeds: tuple[FeedSeed, ...] = Field(
+        (),
+        description="subscriptions added to the store when missing ({url, every, source} each), "
+        "e.g. [{url: 'https://example.org/rss', every: 30m}]",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -281,9 +329,9 @@ def _example_lines(model: type[BaseModel], values: dict[str, Any], depth: int) -
     indent = "  " * depth
     for name, field in model.model_fields.items():
         value = values[name]
+        if depth == 0:
+            yield ""
         if isinstance(value, dict):
-            if depth == 0:
-                yield ""
             yield f"{indent}{name}:"
             yield from _example_lines(field.annotation, value, depth + 1)  # type: ignore[arg-type]
             continue
