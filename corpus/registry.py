@@ -57,6 +57,18 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5 (text, tokenize = '{KEYWORD_TOKENIZER}');
 CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY, op TEXT NOT NULL CHECK (op IN ('add', 'delete')));
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    source TEXT NOT NULL DEFAULT '',
+    every REAL NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    last_success REAL,
+    last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    articles_added INTEGER NOT NULL DEFAULT 0,
+    next_run REAL NOT NULL DEFAULT 0
+);
 """
 
 
@@ -71,6 +83,25 @@ class StoredArticle:
     origin: str
     text: str
     text_hash: str
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed subscription and how its refreshes went (times are Unix seconds)."""
+
+    url: str
+    source: str
+    every: float
+    etag: str | None = None
+    last_modified: str | None = None
+    last_success: float | None = None
+    last_error: str | None = None
+    failures: int = 0
+    articles_added: int = 0
+    next_run: float = 0.0
+
+
+_FEED_COLUMNS = tuple(Feed.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -293,6 +324,40 @@ class Registry:
             removed = self._drop_chunks(db, article_ids)
             db.executemany("DELETE FROM articles WHERE id = ?", ((a,) for a in article_ids))
         return removed
+
+    # -- feeds --------------------------------------------------------------------------------------------
+    def feeds(self) -> list[Feed]:
+        rows = self._db.execute(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds ORDER BY url")
+        return [Feed(*row) for row in rows]
+
+    def add_feed(self, url: str, every: float, source: str) -> bool:
+        """Subscribe (due at once); an existing subscription gets the new interval and source. True when new."""
+        with self._transaction() as db:
+            known = db.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone() is not None
+            db.execute(
+                "INSERT INTO feeds (url, source, every) VALUES (?, ?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET source = excluded.source, every = excluded.every",
+                (url, source, every),
+            )
+        return not known
+
+    def seed_feeds(self, feeds: Iterable[tuple[str, float, str]]) -> None:
+        """Subscribe to (url, every, source) feeds not yet subscribed; existing ones are left as they are."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO feeds (url, every, source) VALUES (?, ?, ?)", feeds)
+
+    def remove_feed(self, url: str) -> bool:
+        with self._transaction() as db:
+            return db.execute("DELETE FROM feeds WHERE url = ?", (url,)).rowcount > 0
+
+    def save_feed(self, feed: Feed) -> None:
+        """Record a refresh's outcome (a feed removed meanwhile stays removed)."""
+        columns = _FEED_COLUMNS[1:]
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE feeds SET {', '.join(f'{c} = ?' for c in columns)} WHERE url = ?",
+                (*(getattr(feed, c) for c in columns), feed.url),
+            )
 
     def pending(self) -> list[tuple[str, str]]:
         return list(self._db.execute("SELECT chunk_id, op FROM pending"))

@@ -26,7 +26,7 @@ import numpy as np
 
 from newsbot.corpus.embedder import Encoder, load_embedder
 from newsbot.corpus.errors import ModelMismatchError, StoreError
-from newsbot.corpus.registry import Registry, StoredArticle
+from newsbot.corpus.registry import Feed, Registry, StoredArticle
 from newsbot.corpus.vectors import VectorIndex, chunk_metadata
 from newsbot.records import Article, Chunk, Filters, Passage, article_id
 from newsbot.settings import Settings
@@ -195,6 +195,25 @@ class Store:
     def _require_lock(self) -> None:
         if self._lock is None:
             raise StoreError(f"store {self.path} was opened read-only")
+
+    # -- feed subscriptions (small SQLite transactions: any store may change them, no write lock needed) -----
+    def feeds(self) -> list[Feed]:
+        return self._registry.feeds()
+
+    def add_feed(self, url: str, every: float, source: str = "") -> bool:
+        """Subscribe to ``url`` (due at once), or change its interval and source. True when it is new."""
+        return self._registry.add_feed(url, every, source)
+
+    def seed_feeds(self, feeds: Iterable[tuple[str, float, str]]) -> None:
+        """Subscribe to the (url, every, source) feeds not subscribed yet."""
+        self._registry.seed_feeds(feeds)
+
+    def remove_feed(self, url: str) -> bool:
+        return self._registry.remove_feed(url)
+
+    def save_feed(self, feed: Feed) -> None:
+        """Record how a refresh went (the refresher holds the write lock)."""
+        self._registry.save_feed(feed)
 
     # -- reads ----------------------------------------------------------------------------------------
     def article(self, article_id: str) -> StoredArticle | None:

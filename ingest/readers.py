@@ -46,6 +46,22 @@ def read_inputs(inputs: Sequence[str], config: IngestSettings) -> Iterator[ReadR
                 yield inert(result)
 
 
+def read_feed(
+    data: bytes,
+    url: str,
+    config: IngestSettings,
+    client: httpx.Client,
+    *,
+    known: Callable[[str], bool],
+    limit: int,
+) -> Iterator[ReadResult]:
+    """A downloaded feed's entries as articles (their pages fetched as for ``read_inputs``), skipping the
+    ``known`` ones before any page is fetched; at most ``limit`` entries. Raises InputError for a non-feed."""
+    reader = _Reader(config, client)
+    for result in parse_feed(data, origin=url, fetch_page=reader.feed_page_fetcher(), known=known, limit=limit):
+        yield inert(result)
+
+
 def inert(result: ReadResult) -> ReadResult:
     """What was read, with control characters stripped from the article (what is stored is what offsets count)
     and a failing input's name quoted when it holds any."""
@@ -95,7 +111,7 @@ class _Reader:
             raise InputError(f"cannot read: {exc.strerror or exc}") from None
         origin = str(path.resolve())
         if suffix in FEED_SUFFIXES:
-            yield from parse_feed(data, origin=origin, fetch_page=self._feed_page_fetcher())
+            yield from parse_feed(data, origin=origin, fetch_page=self.feed_page_fetcher())
             return
         text = decode_text(data)
         source = path.resolve().parent.name or "local"
@@ -111,7 +127,7 @@ class _Reader:
     def _read_url(self, url: str) -> Iterator[ReadResult]:
         fetched = self._download(url)
         if _looks_like_feed(fetched):
-            yield from parse_feed(fetched.content, origin=url, fetch_page=self._feed_page_fetcher())
+            yield from parse_feed(fetched.content, origin=url, fetch_page=self.feed_page_fetcher())
         elif "json" in fetched.content_type:
             text = decode_text(fetched.content, fetched.charset)
             parse = parse_jsonl if url.split("?")[0].endswith((".jsonl", ".ndjson")) else parse_json
@@ -119,7 +135,7 @@ class _Reader:
         else:
             yield self._page(fetched, url)
 
-    def _feed_page_fetcher(self) -> Callable[[str], Article] | None:
+    def feed_page_fetcher(self) -> Callable[[str], Article] | None:
         """How feed entries' own pages are read: fetched, unless ``ingest.follow_feed_links`` is off."""
         return self._fetch_page if self.config.follow_feed_links else None
 

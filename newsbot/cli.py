@@ -1,18 +1,21 @@
-"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot, config."""
+"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot, config, feeds, watch."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from newsbot.corpus.store import Store, StoreError
 from newsbot.evaluation import EvalReport, evaluate, load_own_questions, load_realtimeqa, realtimeqa_corpus, week_config
-from newsbot.ingest.fields import normalize_date
+from newsbot.ingest.feeds import FeedRefresh, due_feeds, feed_json, refresh_due, seed_feeds
+from newsbot.ingest.fields import is_url, normalize_date
 from newsbot.ingest.pipeline import delete, ingest
 from newsbot.qa.chain import QA
 from newsbot.qa.extractive import ExtractiveAnswerer
@@ -26,6 +29,7 @@ from newsbot.settings import (
     SettingsError,
     explain_settings,
     load_settings,
+    parse_interval,
     render_example,
     secrets_status,
 )
@@ -64,19 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(config=None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    ingest_cmd = commands.add_parser(
-        "ingest", parents=[common], help="add or update articles from files, folders, URLs, feeds"
-    )
-    ingest_cmd.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
-    ingest_cmd.add_argument("--json", action="store_true", help="print the summary as JSON")
-    ingest_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
-    ingest_cmd.add_argument(
+    waits = argparse.ArgumentParser(add_help=False)
+    waits.add_argument(
         "--wait",
         type=float,
         default=300.0,
         metavar="SECONDS",
         help="if another process is writing the store, wait this long for it to finish (default 300; 0: fail at once)",
     )
+    ingest_cmd = commands.add_parser(
+        "ingest", parents=[common, waits], help="add or update articles from files, folders, URLs, feeds"
+    )
+    ingest_cmd.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
+    ingest_cmd.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ingest_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest_cmd.set_defaults(handler=_ingest)
 
     stats = commands.add_parser("stats", parents=[common], help="what the store holds")
@@ -134,6 +139,27 @@ def _parser() -> argparse.ArgumentParser:
     bot_cmd = commands.add_parser("bot", parents=[common], help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
     bot_cmd.set_defaults(handler=_bot)
 
+    feeds_cmd = commands.add_parser("feeds", parents=[common], help="feed subscriptions that `watch` keeps fresh")
+    feeds_actions = feeds_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    feed_add = feeds_actions.add_parser("add", parents=[common], help="subscribe to a feed (due at once)")
+    feed_add.add_argument("url", type=_feed_url, metavar="URL")
+    feed_add.add_argument("--every", type=_interval, default=None, help="refresh interval, e.g. 15m (watch.every)")
+    feed_add.add_argument("--source", default="", metavar="NAME", help="source name for its articles (web host)")
+    feed_add.set_defaults(handler=_feeds_add)
+    feed_list = feeds_actions.add_parser("list", parents=[common], help="subscriptions and how they went")
+    feed_list.add_argument("--json", action="store_true")
+    feed_list.set_defaults(handler=_feeds_list)
+    feed_remove = feeds_actions.add_parser("remove", parents=[common], help="unsubscribe (stored articles stay)")
+    feed_remove.add_argument("url", metavar="URL")
+    feed_remove.set_defaults(handler=_feeds_remove)
+
+    watch_cmd = commands.add_parser(
+        "watch", parents=[common, waits], help="refresh due feeds until stopped (or --once; --wait: with --once)"
+    )
+    watch_cmd.add_argument("--once", action="store_true", help="refresh every due feed once, print, exit")
+    watch_cmd.add_argument("--json", action="store_true", help="with --once: print what each feed added as JSON")
+    watch_cmd.set_defaults(handler=_watch)
+
     config_cmd = commands.add_parser(
         "config", parents=[common], help="the effective configuration and where each value came from"
     )
@@ -141,6 +167,19 @@ def _parser() -> argparse.ArgumentParser:
     config_cmd.add_argument("--example", action="store_true", help="print every key with its default, as YAML")
     config_cmd.set_defaults(handler=_config)
     return parser
+
+
+def _feed_url(value: str) -> str:
+    if not is_url(value) or len(value.split()) != 1:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {value!r}")
+    return value
+
+
+def _interval(value: str) -> float:
+    try:
+        return parse_interval(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _iso_date(value: str) -> str:
@@ -340,6 +379,88 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
         finally:
             state.close()
     return EXIT_OK
+
+
+def _feeds_add(args: argparse.Namespace, config: Settings) -> int:
+    every = args.every or parse_interval(config.watch.every)
+    with Store(config) as store:
+        new = store.add_feed(args.url, every, args.source)
+    print(f"{'subscribed to' if new else 'updated'} {args.url} (every {every:g} s); `newsbot watch` refreshes it")
+    return EXIT_OK
+
+
+def _feeds_list(args: argparse.Namespace, config: Settings) -> int:
+    with Store(config) as store:
+        seed_feeds(store, config)
+        feeds = [feed_json(feed) for feed in store.feeds()]
+    if args.json:
+        _print_json(feeds)
+        return EXIT_OK
+    if not feeds:
+        print("no feeds: add one with `newsbot feeds add URL`", file=sys.stderr)
+    for feed in feeds:
+        outcome = f"error: {feed['last_error']}" if feed["last_error"] else f"ok {feed['last_success'] or 'never'}"
+        print(
+            f"{feed['url']}  every {feed['every_seconds']:g} s, {feed['articles_added']} added, {outcome}, "
+            f"next {feed['next_run']}"
+        )
+    return EXIT_OK
+
+
+def _feeds_remove(args: argparse.Namespace, config: Settings) -> int:
+    with Store(config) as store:
+        removed = store.remove_feed(args.url)
+    if not removed:
+        print(f"not subscribed: {args.url}", file=sys.stderr)
+        return EXIT_FAILURES
+    print(f"unsubscribed from {args.url} (its stored articles stay)")
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace, config: Settings) -> int:
+    if args.once:
+        with Store(config, write=True, wait=max(0.0, args.wait), on_wait=_note) as store:
+            seed_feeds(store, config)
+            if not store.feeds():
+                _note("no feeds: add one with `newsbot feeds add URL` or under feeds: in the configuration")
+            results = refresh_due(store)
+        if args.json:
+            _print_json({"feeds": [r.as_json() for r in results]})
+        else:
+            _print_refreshes(results)
+        return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
+    signal.signal(signal.SIGTERM, _interrupt)
+    with Store(config) as reader:
+        seed_feeds(reader, config)
+        _note(f"watching {len(reader.feeds())} feed(s) of {reader.path}; looking every {config.watch.poll:g} s")
+        try:
+            while True:
+                if due_feeds(reader):
+                    try:
+                        with reader.writing() as store:
+                            _print_refreshes(refresh_due(store))
+                    except StoreError as exc:
+                        _note(f"{exc}; trying again in {config.watch.poll:g} s")
+                time.sleep(config.watch.poll)
+        except KeyboardInterrupt:
+            _note("stopped")
+    return EXIT_OK
+
+
+def _print_refreshes(results: list[FeedRefresh]) -> None:
+    for result in results:
+        if result.error:
+            print(f"{result.url}: FAILED {result.error} (next try {result.next_run})", flush=True)
+            continue
+        counts = f"{result.articles_new} new, {result.articles_updated} updated, {result.articles_failed} failed"
+        print(f"{result.url}: {result.status}; {counts}", flush=True)
+        for failure in result.failures:
+            print(f"FAILED {failure['input']}: {failure['error']}", file=sys.stderr, flush=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (systemd, containers) stops `watch` as Ctrl-C does; a half-written batch is finished next run."""
+    raise KeyboardInterrupt
 
 
 def _config(args: argparse.Namespace) -> int:

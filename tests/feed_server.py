@@ -32,9 +32,10 @@ class FeedServer:
                 time.sleep(page.delay)
                 status = page.status
                 etag, modified = page.headers.get("ETag"), page.headers.get("Last-Modified")
-                if (etag and headers.get("if-none-match") == etag) or (
-                    modified and headers.get("if-modified-since") == modified
-                ):
+                if "if-none-match" in headers:  # it takes precedence over If-Modified-Since (RFC 9110)
+                    if etag and headers["if-none-match"] == etag:
+                        status = 304
+                elif modified and headers.get("if-modified-since") == modified:
                     status = 304
                 body = b"" if status == 304 else page.body
                 try:
