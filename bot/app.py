@@ -32,10 +32,13 @@ from telegram.ext import (
 from newsbot.bot.render import answer_html, citation_html, sources_html, split_message, text_html
 from newsbot.bot.state import BotState, StoredAnswer
 from newsbot.corpus.store import Store, StoreError
+from newsbot.ingest.feeds import FeedRefresh, due_feeds, feed_json, refresh_due, seed_feeds
+from newsbot.ingest.fields import is_url
+from newsbot.ingest.guard import RefusedURL, UnresolvedHost, check_url
 from newsbot.ingest.pipeline import IngestReport, delete, ingest
 from newsbot.qa.chain import QA
 from newsbot.records import Filters
-from newsbot.settings import Settings, TelegramSettings
+from newsbot.settings import Settings, TelegramSettings, parse_interval
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,12 @@ COMMANDS = [
     BotCommand("help", "what I know and how to ask"),
     BotCommand("stats", "store statistics (admins)"),
     BotCommand("delete", "delete an article by id (admins)"),
+    BotCommand("feeds", "feed subscriptions (admins)"),
+    BotCommand("feed_add", "subscribe to a feed URL (admins)"),
+    BotCommand("feed_remove", "unsubscribe from a feed URL (admins)"),
 ]
+FEED_COMMANDS = ["feeds", "feed_add", "feed_remove"]
+FEED_JOB = "refresh-feeds"
 UPLOAD_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
 _URL_ONLY = re.compile(r"^\s*(https?://\S+)\s*$")
 SOURCES_PREFIX = "src:"
@@ -62,6 +70,7 @@ class NewsBot:
         self.qa = QA(store, config)
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refused: set[int] = set()
+        self._refreshing = asyncio.Lock()
 
     # -- wiring -------------------------------------------------------------------------------------------
     def application(self, token: str) -> Application:
@@ -85,16 +94,22 @@ class NewsBot:
                 CommandHandler("source", self.source, filters=served),
                 CommandHandler("stats", self.stats, filters=admins),
                 CommandHandler("delete", self.delete, filters=admins),
+                CommandHandler("feeds", self.feeds, filters=admins),
+                CommandHandler("feed_add", self.feed_add, filters=admins),
+                CommandHandler("feed_remove", self.feed_remove, filters=admins),
                 MessageHandler(filters.Document.ALL & admins, self.upload),
                 MessageHandler(filters.TEXT & ~filters.COMMAND & served, self.text),
                 CommandHandler("stats", self._admins_only("/stats is"), filters=served),
                 CommandHandler("delete", self._admins_only("/delete is"), filters=served),
+                CommandHandler(FEED_COMMANDS, self._admins_only("managing feeds is"), filters=served),
                 MessageHandler(filters.Document.ALL & served, self._admins_only("adding articles is")),
                 MessageHandler(~served, self.private),
                 CallbackQueryHandler(self.sources_pressed, pattern=f"^{SOURCES_PREFIX}"),
             ]
         )
         app.add_error_handler(self.failed)
+        if app.job_queue is not None:  # python-telegram-bot[job-queue]
+            app.job_queue.run_repeating(self.refresh_feeds, interval=self.config.watch.poll, first=0, name=FEED_JOB)
         return app
 
     def _audiences(self) -> tuple[filters.BaseFilter, filters.BaseFilter]:
@@ -112,6 +127,79 @@ class NewsBot:
     async def startup(self, app: Application) -> None:
         """Register the command menu (post_init under run_polling / run_webhook; tests call it directly)."""
         await app.bot.set_my_commands(COMMANDS)
+        await asyncio.to_thread(seed_feeds, self.store, self.config)
+
+    # -- feeds --------------------------------------------------------------------------------------------
+    async def refresh_feeds(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """JobQueue: refresh the due feeds in a worker thread, unless another process is writing the store
+        (then the next run tries again: one writer at a time, as `newsbot watch` does)."""
+        if self._refreshing.locked():
+            return
+        async with self._refreshing:
+            try:
+                results = await asyncio.to_thread(self._refresh_now)
+            except StoreError as exc:
+                logger.info("feeds not refreshed now: %s", exc)
+                return
+            for result in results:
+                logger.info("feed %s: %s", result.url, result.error or f"{result.status}, {result.articles_new} new")
+
+    def _refresh_now(self) -> list[FeedRefresh]:
+        if not due_feeds(self.store):
+            return []
+        with self.store.writing() as store:
+            return refresh_due(store)
+
+    async def feeds(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        feeds = [feed_json(feed) for feed in await asyncio.to_thread(self.store.feeds)]
+        if not feeds:
+            await message.reply_text("No feeds yet: <code>/feed_add URL</code> subscribes to one.")
+            return
+        lines = []
+        for feed in feeds:
+            outcome = f"error: {feed['last_error']}" if feed["last_error"] else f"ok {feed['last_success'] or 'never'}"
+            lines.append(
+                f"• {text_html(feed['url'])}: every {feed['every_seconds'] / 60:g} min, {feed['articles_added']} "
+                f"added, {text_html(outcome)}, next {feed['next_run']}"
+            )
+        for piece in split_message("\n".join(lines)):
+            await message.reply_text(piece)
+
+    async def feed_add(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        args = context.args or []
+        if len(args) != 1 or not is_url(args[0]):
+            await message.reply_text("Use <code>/feed_add https://example.org/feed.xml</code>.")
+            return
+        url = args[0]
+        try:
+            await asyncio.to_thread(check_url, url, self.config.ingest)
+        except RefusedURL as exc:
+            await message.reply_text(f"Not subscribed: {text_html(str(exc))}")
+            return
+        except UnresolvedHost:
+            pass  # it may resolve later; each refresh checks again
+        every = parse_interval(self.config.watch.every)
+        new = await asyncio.to_thread(self.store.add_feed, url, every)
+        state = "Subscribed to" if new else "Already subscribed to"
+        await message.reply_text(f"{state} {text_html(url)}: refreshed every {every / 60:g} min, first soon.")
+
+    async def feed_remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        args = context.args or []
+        if len(args) != 1:
+            await message.reply_text("Use <code>/feed_remove URL</code> (<code>/feeds</code> lists them).")
+            return
+        removed = await asyncio.to_thread(self.store.remove_feed, args[0])
+        text = "Unsubscribed from {} (its articles stay)." if removed else "Not subscribed to {}."
+        await message.reply_text(text.format(text_html(args[0])))
 
     # -- questions ----------------------------------------------------------------------------------------
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

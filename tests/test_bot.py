@@ -3,7 +3,7 @@
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,9 +15,11 @@ from newsbot.bot.render import split_message
 from newsbot.bot.state import BotState
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
-from tests.conftest import SAMPLES, ChromaServer, WebServer, free_port, make_config
+from tests.conftest import SAMPLES, ChromaServer, WebServer, assert_consistent, free_port, make_config
 from tests.fake_openai import FakeOpenAI
 from tests.fake_telegram import BOT_USER, FakeTelegram
+from tests.feed_server import FeedServer, Page, article_page, rss
+from tests.test_cli import newsbot_env, run
 from tests.test_telegram_html import check
 
 TOKEN = "123456:TEST-TOKEN"
@@ -196,6 +198,71 @@ async def test_an_admin_url_naming_an_internal_address_is_refused(
         (reply,) = await telegram.wait_for("sendMessage")
         assert "0 new" in reply["text"] and "1 failed" in reply["text"]
         assert "169.254.169.254 is a link-local address" in reply["text"]
+
+
+async def until(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
+    """Wait for something the bot does in the background (a deadline against hanging, not a timing check)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def test_admins_manage_feeds_which_the_bot_and_watch_refresh_on_one_store(telegram: FakeTelegram, tmp_path: Path):
+    site = FeedServer()
+    stories = {
+        "a": "The harbour of the town reopened on Thursday after a storm closed it for a week.",
+        "b": "Ferry crews walked out on Tuesday over pay, stranding hundreds of travellers at the port.",
+        "c": "The council approved a new bridge over the river after two years of debate.",
+    }
+    for name, sentence in stories.items():
+        site.pages[f"/{name}"] = Page(body=article_page(f"Story {name}", sentence))
+
+    def serve(names: str) -> None:
+        items = [(f"Story {n}", site.url(f"/{n}"), "teaser") for n in names]
+        site.pages["/feed"] = Page(kind="application/rss+xml", body=rss(*items), headers={"ETag": f'"{names}"'})
+
+    serve("ab")
+    store_path = tmp_path / "store"
+    sections = {"ingest": {"allowed_hosts": [site.host]}, "watch": {"poll": 0.2, "every": "1s"}}
+    sections["store"] = {"reopen_after": 0}
+    try:
+        async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3", sections) as newsbot:
+            chat = telegram.chat(ADMIN)
+            await telegram.send(chat, ADMIN, "/feed_add http://169.254.169.254/latest/feed")
+            (refused,) = await telegram.wait_for("sendMessage")
+            assert refused["text"].startswith("Not subscribed: refused http://169.254.169.254/latest/feed")
+            await telegram.send(chat, ADMIN, f"/feed_add {site.url('/feed')}")
+            added = (await telegram.wait_for("sendMessage", 2))[1]
+            assert added["text"].startswith(f"Subscribed to {site.url('/feed')}")
+            await until(lambda: len(newsbot.store.article_ids()) == 2, "the bot's first refresh")
+
+            # `newsbot watch --once` in another process takes turns with the bot's job on the same store.
+            serve("cab")
+            env = newsbot_env(store_path, NEWSBOT_INGEST__ALLOWED_HOSTS=json.dumps([site.host]))
+            watched = await asyncio.gather(*(asyncio.to_thread(run, "watch", "--once", env=env) for _ in range(2)))
+            assert all(done.returncode == 0 for done in watched), [done.stderr for done in watched]
+            await until(lambda: len(newsbot.store.article_ids()) == 3, "story c")
+            assert site.paths().count("/c") == 1 and site.paths().count("/a") == 1  # fetched once, stored once
+
+            await telegram.send(chat, ADMIN, "/feeds")
+            listing = (await telegram.wait_for("sendMessage", 3))[2]
+            assert site.url("/feed") in listing["text"] and "3 added" in listing["text"]
+            await telegram.send(chat, ADMIN, "Which bridge did the council approve?")
+            answer = (await telegram.wait_for("sendMessage", 4))[3]
+            assert "bridge over the river" in answer["text"]  # written by another process, found by the bot
+
+            await telegram.send(telegram.chat(USER), USER, "/feeds")
+            refusal = (await telegram.wait_for("sendMessage", 5))[4]
+            assert refusal["text"] == "Sorry, managing feeds is only for the bot's admins."
+            await telegram.send(chat, ADMIN, f"/feed_remove {site.url('/feed')}")
+            removed = (await telegram.wait_for("sendMessage", 6))[5]
+            assert removed["text"].startswith(f"Unsubscribed from {site.url('/feed')}")
+        with Store(make_config(store_path)) as store:
+            assert_consistent(store)
+            assert store.feeds() == []
+    finally:
+        site.close()
 
 
 async def test_a_429_is_waited_out_and_the_answer_still_arrives(
