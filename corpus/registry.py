@@ -8,6 +8,7 @@ the next writer knows exactly which vectors to remove.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -69,6 +70,14 @@ CREATE TABLE IF NOT EXISTS feeds (
     articles_added INTEGER NOT NULL DEFAULT 0,
     next_run REAL NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS watches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id INTEGER,
+    question TEXT NOT NULL,
+    seen TEXT NOT NULL DEFAULT '[]',
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS watches_chat ON watches (chat_id, id);
 """
 
 
@@ -102,6 +111,16 @@ class Feed:
 
 
 _FEED_COLUMNS = tuple(Feed.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A watched question: its chat (None: the command line's) and the articles its answers cited so far."""
+
+    id: int
+    chat_id: int | None
+    question: str
+    seen: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -358,6 +377,41 @@ class Registry:
                 f"UPDATE feeds SET {', '.join(f'{c} = ?' for c in columns)} WHERE url = ?",
                 (*(getattr(feed, c) for c in columns), feed.url),
             )
+
+    # -- watched questions ----------------------------------------------------------------------------------
+    def watches(self, chat_id: int | None = None, *, every_chat: bool = False) -> list[Watch]:
+        """The watches of one chat (None: the command line's) in the order they were added, or of all."""
+        sql = "SELECT id, chat_id, question, seen FROM watches"
+        rows = self._db.execute(
+            f"{sql} ORDER BY id" if every_chat else f"{sql} WHERE chat_id IS ? ORDER BY id",
+            () if every_chat else (chat_id,),
+        )
+        return [Watch(i, chat, question, frozenset(json.loads(seen))) for i, chat, question, seen in rows]
+
+    def add_watch(self, chat_id: int | None, question: str, seen: Iterable[str], cap: int) -> Watch | None:
+        """Watch a question (None when the chat already watches ``cap`` questions)."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            if db.execute("SELECT count(*) FROM watches WHERE chat_id IS ?", (chat_id,)).fetchone()[0] >= cap:
+                return None
+            cursor = db.execute(
+                "INSERT INTO watches (chat_id, question, seen, created) VALUES (?, ?, ?, ?)",
+                (chat_id, question, json.dumps(sorted(seen)), now),
+            )
+        return Watch(cursor.lastrowid or 0, chat_id, question, frozenset(seen))
+
+    def remove_watch(self, watch_id: int) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM watches WHERE id = ?", (watch_id,))
+
+    def set_seen(self, watch_id: int, seen: Iterable[str]) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE watches SET seen = ? WHERE id = ?", (json.dumps(sorted(seen)), watch_id))
+
+    def articles_marker(self) -> tuple[int, str | None]:
+        """Changes whenever articles are added, replaced or removed (count and latest ingest time)."""
+        count, latest = self._db.execute("SELECT count(*), max(ingested_at) FROM articles").fetchone()
+        return count, latest
 
     def pending(self) -> list[tuple[str, str]]:
         return list(self._db.execute("SELECT chunk_id, op FROM pending"))

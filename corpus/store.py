@@ -26,7 +26,7 @@ import numpy as np
 
 from newsbot.corpus.embedder import Encoder, load_embedder
 from newsbot.corpus.errors import ModelMismatchError, StoreError
-from newsbot.corpus.registry import Feed, Registry, StoredArticle
+from newsbot.corpus.registry import Feed, Registry, StoredArticle, Watch
 from newsbot.corpus.vectors import VectorIndex, chunk_metadata
 from newsbot.records import Article, Chunk, Filters, Passage, article_id
 from newsbot.settings import Settings
@@ -214,6 +214,25 @@ class Store:
     def save_feed(self, feed: Feed) -> None:
         """Record how a refresh went (the refresher holds the write lock)."""
         self._registry.save_feed(feed)
+
+    # -- watched questions (small SQLite transactions, like the feeds) -------------------------------------
+    def watches(self, chat_id: int | None = None, *, every_chat: bool = False) -> list[Watch]:
+        """One chat's watched questions (None: the command line's), oldest first; or every chat's."""
+        return self._registry.watches(chat_id, every_chat=every_chat)
+
+    def add_watch(self, chat_id: int | None, question: str, seen: Iterable[str], cap: int) -> Watch | None:
+        """Watch ``question`` with the articles its answer cites now as seen; None when ``cap`` is reached."""
+        return self._registry.add_watch(chat_id, question, seen, cap)
+
+    def remove_watch(self, watch_id: int) -> None:
+        self._registry.remove_watch(watch_id)
+
+    def set_seen(self, watch_id: int, seen: Iterable[str]) -> None:
+        self._registry.set_seen(watch_id, seen)
+
+    def articles_marker(self) -> tuple[int, str | None]:
+        """A value that changes whenever any process adds, replaces or removes articles."""
+        return self._registry.articles_marker()
 
     # -- reads ----------------------------------------------------------------------------------------
     def article(self, article_id: str) -> StoredArticle | None:

@@ -1,4 +1,4 @@
-"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot, config, feeds, watch."""
+"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot, config, feeds, watch, watch-question."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from newsbot.qa.chain import QA
 from newsbot.qa.extractive import ExtractiveAnswerer
 from newsbot.qa.reader import HEURISTIC, ReaderError, reader_version
 from newsbot.qa.verify import CitationError, passage_view
+from newsbot.qa.watches import Alert, WatchLimitError, recheck, watch_question
 from newsbot.records import Answer, Filters
 from newsbot.redaction import filter_handlers, redact_output
 from newsbot.settings import (
@@ -159,6 +160,18 @@ def _parser() -> argparse.ArgumentParser:
     watch_cmd.add_argument("--once", action="store_true", help="refresh every due feed once, print, exit")
     watch_cmd.add_argument("--json", action="store_true", help="with --once: print what each feed added as JSON")
     watch_cmd.set_defaults(handler=_watch)
+
+    question_cmd = commands.add_parser(
+        "watch-question", parents=[common], help="questions `watch` asks again after new articles arrive"
+    )
+    question_actions = question_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    question_add = question_actions.add_parser("add", parents=[common], help="watch a question")
+    question_add.add_argument("question")
+    question_list = question_actions.add_parser("list", parents=[common], help="the watched questions, numbered")
+    question_list.add_argument("--json", action="store_true")
+    question_remove = question_actions.add_parser("remove", parents=[common], help="stop watching question N")
+    question_remove.add_argument("number", type=int, metavar="N")
+    question_cmd.set_defaults(handler=_watch_question)
 
     config_cmd = commands.add_parser(
         "config", parents=[common], help="the effective configuration and where each value came from"
@@ -424,10 +437,12 @@ def _watch(args: argparse.Namespace, config: Settings) -> int:
             if not store.feeds():
                 _note("no feeds: add one with `newsbot feeds add URL` or under feeds: in the configuration")
             results = refresh_due(store)
+            alerts = _recheck_watches(store, config, results)
         if args.json:
-            _print_json({"feeds": [r.as_json() for r in results]})
+            _print_json({"feeds": [r.as_json() for r in results], "alerts": [_alert_json(a) for a in alerts]})
         else:
             _print_refreshes(results)
+            _print_alerts(alerts)
         return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
     signal.signal(signal.SIGTERM, _interrupt)
     with Store(config) as reader:
@@ -438,7 +453,9 @@ def _watch(args: argparse.Namespace, config: Settings) -> int:
                 if due_feeds(reader):
                     try:
                         with reader.writing() as store:
-                            _print_refreshes(refresh_due(store))
+                            results = refresh_due(store)
+                            _print_refreshes(results)
+                            _print_alerts(_recheck_watches(store, config, results))
                     except StoreError as exc:
                         _note(f"{exc}; trying again in {config.watch.poll:g} s")
                 time.sleep(config.watch.poll)
@@ -456,6 +473,53 @@ def _print_refreshes(results: list[FeedRefresh]) -> None:
         print(f"{result.url}: {result.status}; {counts}", flush=True)
         for failure in result.failures:
             print(f"FAILED {failure['input']}: {failure['error']}", file=sys.stderr, flush=True)
+
+
+def _recheck_watches(store: Store, config: Settings, results: list[FeedRefresh]) -> list[Alert]:
+    """The command line's watched questions asked again, when a refresh stored something."""
+    if not any(r.articles_new or r.articles_updated for r in results):
+        return []
+    watches = store.watches(None)
+    return recheck(store, QA(store, config), watches) if watches else []
+
+
+def _print_alerts(alerts: list[Alert]) -> None:
+    for alert in alerts:
+        titles = "; ".join(c.title for c in alert.new)
+        print(f"\nnew on watched question {alert.watch.question!r} ({titles}):", flush=True)
+        print(answer_text(alert.answer), flush=True)
+
+
+def _alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "question": alert.watch.question,
+        "new_articles": [c.article_id for c in alert.new],
+        "answer": alert.answer.as_json(),
+    }
+
+
+def _watch_question(args: argparse.Namespace, config: Settings) -> int:
+    with Store(config) as store:
+        if args.action == "add":
+            try:
+                watch_question(store, QA(store, config), None, args.question)
+            except WatchLimitError as exc:
+                return _fail(str(exc), EXIT_FAILURES)
+            print(f"watching {args.question!r}; `newsbot watch` says when a new article answers it")
+            return EXIT_OK
+        watches = store.watches(None)
+        if args.action == "list":
+            numbered = [{"n": n, "question": w.question} for n, w in enumerate(watches, 1)]
+            if args.json:
+                _print_json(numbered)
+            for row in [] if args.json else numbered:
+                print(f"{row['n']}. {row['question']}")
+            return EXIT_OK
+        if not 1 <= args.number <= len(watches):
+            return _fail(f"no watched question {args.number} (there are {len(watches)})", EXIT_FAILURES)
+        store.remove_watch(watches[args.number - 1].id)
+        print(f"no longer watching {watches[args.number - 1].question!r}")
+    return EXIT_OK
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -226,6 +226,9 @@ class WatchSettings(_Section):
     max_entries: int = Field(20, ge=1, description="entries read per refresh of one feed, in the feed's order")
     max_backoff: str = Field("6h", description="a failing feed waits twice as long after each failure, at most this")
     poll: float = Field(30.0, gt=0, description="seconds `newsbot watch` and the bot wait between looks for due feeds")
+    max_questions_per_chat: int = Field(
+        10, ge=1, description="watched questions a chat (or the command line) may keep at once"
+    )
 
     _check_every = field_validator("every", "max_backoff")(_interval)
 

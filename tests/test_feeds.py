@@ -176,3 +176,36 @@ def test_feeds_and_watch_once_on_the_command_line(site: FeedServer, tmp_path: Pa
     gone = run("feeds", "remove", site.url("/feed"), env=env)
     assert gone.returncode == 1 and f"not subscribed: {site.url('/feed')}" in gone.stderr
     assert json.loads(run("feeds", "list", "--json", env=env).stdout) == []
+
+
+@pytest.mark.e2e
+def test_a_watched_question_alerts_once_when_a_new_article_answers_it(site: FeedServer, tmp_path: Path):
+    site.pages["/feed"] = feed_page(site, "a", '"v1"')
+    env = newsbot_env(
+        tmp_path / "store",
+        NEWSBOT_INGEST__ALLOWED_HOSTS=json.dumps([site.host]),
+        NEWSBOT_WATCH__MAX_QUESTIONS_PER_CHAT="1",
+    )
+    question = "Which bridge did the council approve?"
+    assert run("feeds", "add", site.url("/feed"), "--every", "1s", env=env).returncode == 0
+    assert json.loads(run("watch", "--once", "--json", env=env).stdout)["feeds"][0]["articles_new"] == 1
+    added = run("watch-question", "add", question, env=env)
+    assert added.returncode == 0, added.stderr
+    over = run("watch-question", "add", "Who reopened the harbour?", env=env)
+    assert over.returncode == 1 and "already watching 1 questions (watch.max_questions_per_chat)" in over.stderr
+
+    site.pages["/feed"] = feed_page(site, "ca", '"v2"')  # the story that answers it arrives
+    answered = json.loads(run("watch", "--once", "--json", env=env).stdout)
+    (alert,) = answered["alerts"]
+    assert alert["question"] == question and "bridge over the river" in alert["answer"]["text"]
+    with Store(make_config(tmp_path / "store")) as store:  # the model is not loaded to read articles
+        (bridge,) = [a for a in store.article_ids() if "bridge" in store.article(a).text]
+    assert bridge in alert["new_articles"]  # with any other article the answer now cites for the first time
+
+    site.pages["/feed"] = feed_page(site, "bca", '"v3"')  # news, but nothing new on the question
+    quiet = json.loads(run("watch", "--once", "--json", env=env).stdout)
+    assert quiet["feeds"][0]["articles_new"] == 1 and quiet["alerts"] == []
+
+    assert json.loads(run("watch-question", "list", "--json", env=env).stdout) == [{"n": 1, "question": question}]
+    assert run("watch-question", "remove", "1", env=env).returncode == 0
+    assert json.loads(run("watch-question", "list", "--json", env=env).stdout) == []
