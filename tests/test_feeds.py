@@ -2,7 +2,12 @@
 conditional GET, fail with a 500 or time out; only new entries are fetched and stored."""
 
 import json
+import queue
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +15,7 @@ import pytest
 
 from newsbot.corpus.store import Store
 from newsbot.ingest.feeds import FAILED, NOT_MODIFIED, UPDATED, feed_json, refresh_due, seed_feeds
-from tests.conftest import assert_consistent, make_config, open_store
+from tests.conftest import ROOT, assert_consistent, make_config, open_store
 from tests.feed_server import FeedServer, Page, article_page, rss
 from tests.test_cli import newsbot_env, run
 
@@ -164,7 +169,7 @@ def test_feeds_and_watch_once_on_the_command_line(site: FeedServer, tmp_path: Pa
     assert once.returncode == 0, once.stderr
     (result,) = json.loads(once.stdout)["feeds"]
     assert result["url"] == site.url("/feed") and result["status"] == "updated" and result["articles_new"] == 2
-    assert json.loads(run("watch", "--once", "--json", env=env).stdout) == {"feeds": []}  # nothing due
+    assert json.loads(run("watch", "--once", "--json", env=env).stdout) == {"feeds": [], "alerts": []}  # none due
 
     (listed,) = json.loads(run("feeds", "list", "--json", env=env).stdout)
     assert listed["url"] == site.url("/feed") and listed["articles_added"] == 2 and listed["every_seconds"] == 900
@@ -209,3 +214,35 @@ def test_a_watched_question_alerts_once_when_a_new_article_answers_it(site: Feed
     assert json.loads(run("watch-question", "list", "--json", env=env).stdout) == [{"n": 1, "question": question}]
     assert run("watch-question", "remove", "1", env=env).returncode == 0
     assert json.loads(run("watch-question", "list", "--json", env=env).stdout) == []
+
+
+@pytest.mark.e2e
+def test_watch_refreshes_in_the_foreground_until_sigterm(site: FeedServer, tmp_path: Path):
+    site.pages["/feed"] = feed_page(site, "ab", '"v1"')
+    env = newsbot_env(
+        tmp_path / "store",
+        NEWSBOT_INGEST__ALLOWED_HOSTS=json.dumps([site.host]),
+        NEWSBOT_WATCH__POLL="0.2",
+        NEWSBOT_FEEDS=json.dumps([{"url": site.url("/feed"), "every": "1s"}]),
+    )
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "newsbot.cli", "watch"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout], daemon=True).start()
+    try:
+        first = lines.get(timeout=300)  # a deadline against hanging: the line comes after the first refresh
+        assert first.strip() == f"{site.url('/feed')}: updated; 2 new, 0 updated, 0 failed"
+        site.pages["/feed"] = feed_page(site, "cab", '"v2"')
+        while (line := lines.get(timeout=300).strip()).endswith("not modified; 0 new, 0 updated, 0 failed"):
+            pass
+        assert line == f"{site.url('/feed')}: updated; 1 new, 0 updated, 0 failed"
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, stderr = watcher.communicate(timeout=120)
+    assert watcher.returncode == 0 and stderr.strip().endswith("newsbot: stopped")
