@@ -49,6 +49,11 @@ def writer(site: FeedServer, tmp_path: Path, **watch: object) -> Store:
     return open_store(config, write=True)
 
 
+def site_env(site: FeedServer, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a command on a store under ``tmp_path`` that may fetch from the test site."""
+    return newsbot_env(tmp_path / "store", NEWSBOT_INGEST__ALLOWED_HOSTS=json.dumps([site.host]), **overrides)
+
+
 def test_a_refresh_stores_only_new_entries_and_asks_conditionally(site: FeedServer, tmp_path: Path):
     site.pages["/feed"] = feed_page(site, "ab", '"v1"')
     with writer(site, tmp_path) as store:
@@ -157,7 +162,7 @@ def test_configured_feeds_are_seeded_into_an_older_store(site: FeedServer, tmp_p
 @pytest.mark.e2e
 def test_feeds_and_watch_once_on_the_command_line(site: FeedServer, tmp_path: Path):
     site.pages["/feed"] = feed_page(site, "ab", '"v1"')
-    env = newsbot_env(tmp_path / "store", NEWSBOT_INGEST__ALLOWED_HOSTS=json.dumps([site.host]))
+    env = site_env(site, tmp_path)
     added = run("feeds", "add", site.url("/feed"), "--every", "15m", "--source", "harbour", env=env)
     assert added.returncode == 0, added.stderr
     bad = run("feeds", "add", "file:///etc/passwd", env=env)
@@ -186,11 +191,7 @@ def test_feeds_and_watch_once_on_the_command_line(site: FeedServer, tmp_path: Pa
 @pytest.mark.e2e
 def test_a_watched_question_alerts_once_when_a_new_article_answers_it(site: FeedServer, tmp_path: Path):
     site.pages["/feed"] = feed_page(site, "a", '"v1"')
-    env = newsbot_env(
-        tmp_path / "store",
-        NEWSBOT_INGEST__ALLOWED_HOSTS=json.dumps([site.host]),
-        NEWSBOT_WATCH__MAX_QUESTIONS_PER_CHAT="1",
-    )
+    env = site_env(site, tmp_path, NEWSBOT_WATCH__MAX_QUESTIONS_PER_CHAT="1")
     question = "Which bridge did the council approve?"
     assert run("feeds", "add", site.url("/feed"), "--every", "1s", env=env).returncode == 0
     assert json.loads(run("watch", "--once", "--json", env=env).stdout)["feeds"][0]["articles_new"] == 1
@@ -219,12 +220,8 @@ def test_a_watched_question_alerts_once_when_a_new_article_answers_it(site: Feed
 @pytest.mark.e2e
 def test_watch_refreshes_in_the_foreground_until_sigterm(site: FeedServer, tmp_path: Path):
     site.pages["/feed"] = feed_page(site, "ab", '"v1"')
-    env = newsbot_env(
-        tmp_path / "store",
-        NEWSBOT_INGEST__ALLOWED_HOSTS=json.dumps([site.host]),
-        NEWSBOT_WATCH__POLL="0.2",
-        NEWSBOT_FEEDS=json.dumps([{"url": site.url("/feed"), "every": "1s"}]),
-    )
+    feeds = json.dumps([{"url": site.url("/feed"), "every": "1s"}])
+    env = site_env(site, tmp_path, NEWSBOT_WATCH__POLL="0.2", NEWSBOT_FEEDS=feeds)
     watcher = subprocess.Popen(
         [sys.executable, "-m", "newsbot.cli", "watch"],
         env=env,
