@@ -33,11 +33,15 @@ from newsbot.bot.render import answer_html, citation_html, sources_html, split_m
 from newsbot.bot.state import BotState, StoredAnswer
 from newsbot.bot.voice import VoiceQuestions, VoiceRefused
 from newsbot.corpus.store import Store, StoreError
+from newsbot.ingest.feeds import FeedRefresh, due_feeds, feed_json, refresh_due, seed_feeds
+from newsbot.ingest.fields import is_url
+from newsbot.ingest.guard import RefusedURL, UnresolvedHost, check_url
 from newsbot.ingest.pipeline import IngestReport, delete, ingest
 from newsbot.links import PassageLinks
 from newsbot.qa.chain import QA
+from newsbot.qa.watches import Alert, WatchLimitError, recheck, watch_question
 from newsbot.records import Citation, Filters
-from newsbot.settings import Settings, TelegramSettings
+from newsbot.settings import Settings, TelegramSettings, parse_interval
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +52,15 @@ COMMANDS = [
     BotCommand("help", "what I know and how to ask"),
     BotCommand("stats", "store statistics (admins)"),
     BotCommand("delete", "delete an article by id (admins)"),
+    BotCommand("watch", "tell me when a new article answers a question"),
+    BotCommand("watches", "your watched questions"),
+    BotCommand("unwatch", "stop watching question N"),
+    BotCommand("feeds", "feed subscriptions (admins)"),
+    BotCommand("feed_add", "subscribe to a feed URL (admins)"),
+    BotCommand("feed_remove", "unsubscribe from a feed URL (admins)"),
 ]
+FEED_COMMANDS = ["feeds", "feed_add", "feed_remove"]
+FEED_JOB = "refresh-feeds"
 UPLOAD_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
 _URL_ONLY = re.compile(r"^\s*(https?://\S+)\s*$")
 SOURCES_PREFIX = "src:"
@@ -68,6 +80,8 @@ class NewsBot:
         self.voice_questions = VoiceQuestions(config)
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refused: set[int] = set()
+        self._refreshing = asyncio.Lock()
+        self.checked_marker = store.articles_marker()  # what the watched questions were last asked against
 
     # -- wiring -------------------------------------------------------------------------------------------
     def application(self, token: str) -> Application:
@@ -89,19 +103,28 @@ class NewsBot:
                 CommandHandler("new", self.new, filters=served),
                 CommandHandler("ask", self.ask_command, filters=served),
                 CommandHandler("source", self.source, filters=served),
+                CommandHandler("watch", self.watch, filters=served),
+                CommandHandler("watches", self.watches, filters=served),
+                CommandHandler("unwatch", self.unwatch, filters=served),
                 CommandHandler("stats", self.stats, filters=admins),
                 CommandHandler("delete", self.delete, filters=admins),
+                CommandHandler("feeds", self.feeds, filters=admins),
+                CommandHandler("feed_add", self.feed_add, filters=admins),
+                CommandHandler("feed_remove", self.feed_remove, filters=admins),
                 MessageHandler(filters.Document.ALL & admins, self.upload),
                 MessageHandler(filters.TEXT & ~filters.COMMAND & served, self.text),
                 MessageHandler((filters.VOICE | filters.AUDIO) & served, self.voice),
                 CommandHandler("stats", self._admins_only("/stats is"), filters=served),
                 CommandHandler("delete", self._admins_only("/delete is"), filters=served),
+                CommandHandler(FEED_COMMANDS, self._admins_only("managing feeds is"), filters=served),
                 MessageHandler(filters.Document.ALL & served, self._admins_only("adding articles is")),
                 MessageHandler(~served, self.private),
                 CallbackQueryHandler(self.sources_pressed, pattern=f"^{SOURCES_PREFIX}"),
             ]
         )
         app.add_error_handler(self.failed)
+        if app.job_queue is not None:  # python-telegram-bot[job-queue]
+            app.job_queue.run_repeating(self.refresh_feeds, interval=self.config.watch.poll, first=0, name=FEED_JOB)
         return app
 
     def _audiences(self) -> tuple[filters.BaseFilter, filters.BaseFilter]:
@@ -119,6 +142,149 @@ class NewsBot:
     async def startup(self, app: Application) -> None:
         """Register the command menu (post_init under run_polling / run_webhook; tests call it directly)."""
         await app.bot.set_my_commands(COMMANDS)
+        await asyncio.to_thread(seed_feeds, self.store, self.config)
+
+    # -- feeds --------------------------------------------------------------------------------------------
+    async def refresh_feeds(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """JobQueue: refresh the due feeds in a worker thread, unless another process is writing the store
+        (then the next run tries again: one writer at a time, as `newsbot watch` does)."""
+        if self._refreshing.locked():
+            return
+        async with self._refreshing:
+            try:
+                results = await asyncio.to_thread(self._refresh_now)
+            except StoreError as exc:
+                logger.info("feeds not refreshed now: %s", exc)
+                return
+            for result in results:
+                logger.info("feed %s: %s", result.url, result.error or f"{result.status}, {result.articles_new} new")
+            await self._recheck_watches(context)
+
+    async def _recheck_watches(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """When articles changed (stored by this bot or any other process), ask the watched questions again and
+        send each chat one message per watch that now cites a new article."""
+        marker = await asyncio.to_thread(self.store.articles_marker)
+        if marker == self.checked_marker:
+            return
+        watches = [w for w in await asyncio.to_thread(self.store.watches, every_chat=True) if w.chat_id is not None]
+        alerts = await asyncio.to_thread(recheck, self.store, self.qa, watches) if watches else []
+        for alert in alerts:
+            await self._send_alert(context, alert)
+        self.checked_marker = marker
+
+    async def _send_alert(self, context: ContextTypes.DEFAULT_TYPE, alert: Alert) -> None:
+        chat_id, question = alert.watch.chat_id or 0, alert.watch.question  # recheck is given chats' watches only
+        key = self.state.save(chat_id, self.state.conversation(chat_id), question, alert.answer)
+        titles = "; ".join(f"<i>{text_html(c.title)}</i>" for c in alert.new)
+        heading = f"<b>New on your watched question</b> “{text_html(question)}” ({titles}):"
+        html = f"{heading}\n\n{answer_html(alert.answer)}"
+
+        async def send(piece: str, markup: InlineKeyboardMarkup | None) -> Message:
+            return await context.bot.send_message(chat_id, piece, reply_markup=markup)
+
+        await self._deliver(send, html, key, bool(alert.answer.citations))
+
+    # -- watched questions --------------------------------------------------------------------------------
+    async def watch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        question = " ".join(context.args or [])
+        if not question:
+            await message.reply_text("Watch like this: <code>/watch Who controls Derna?</code>")
+            return
+        try:
+            await asyncio.to_thread(watch_question, self.store, self.qa, message.chat_id, question)
+        except WatchLimitError as exc:
+            await message.reply_text(f"Not watching: {text_html(str(exc))} with <code>/unwatch N</code>.")
+            return
+        await message.reply_text(
+            f"Watching “{text_html(question)}”: I'll write when a new article answers it. "
+            "<code>/watches</code> lists what you watch."
+        )
+
+    async def watches(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        watches = await asyncio.to_thread(self.store.watches, message.chat_id)
+        if not watches:
+            await message.reply_text("You watch no questions: <code>/watch QUESTION</code> adds one.")
+            return
+        lines = [f"{n}. {text_html(w.question)}" for n, w in enumerate(watches, 1)]
+        await message.reply_text("\n".join([*lines, "", "<code>/unwatch N</code> stops watching one."]))
+
+    async def unwatch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        watches = await asyncio.to_thread(self.store.watches, message.chat_id)
+        args = context.args or []
+        if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= len(watches):
+            await message.reply_text(
+                f"Use <code>/unwatch N</code> with N from 1 to {len(watches)} (<code>/watches</code>)."
+            )
+            return
+        watch = watches[int(args[0]) - 1]
+        await asyncio.to_thread(self.store.remove_watch, watch.id)
+        await message.reply_text(f"No longer watching “{text_html(watch.question)}”.")
+
+    def _refresh_now(self) -> list[FeedRefresh]:
+        if not due_feeds(self.store):
+            return []
+        with self.store.writing() as store:
+            return refresh_due(store)
+
+    async def feeds(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        feeds = [feed_json(feed) for feed in await asyncio.to_thread(self.store.feeds)]
+        if not feeds:
+            await message.reply_text("No feeds yet: <code>/feed_add URL</code> subscribes to one.")
+            return
+        lines = []
+        for feed in feeds:
+            outcome = f"error: {feed['last_error']}" if feed["last_error"] else f"ok {feed['last_success'] or 'never'}"
+            lines.append(
+                f"• {text_html(feed['url'])}: every {feed['every_seconds'] / 60:g} min, {feed['articles_added']} "
+                f"added, {text_html(outcome)}, next {feed['next_run']}"
+            )
+        for piece in split_message("\n".join(lines)):
+            await message.reply_text(piece)
+
+    async def feed_add(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        args = context.args or []
+        if len(args) != 1 or not is_url(args[0]):
+            await message.reply_text("Use <code>/feed_add https://example.org/feed.xml</code>.")
+            return
+        url = args[0]
+        try:
+            await asyncio.to_thread(check_url, url, self.config.ingest)
+        except RefusedURL as exc:
+            await message.reply_text(f"Not subscribed: {text_html(str(exc))}")
+            return
+        except UnresolvedHost:
+            pass  # it may resolve later; each refresh checks again
+        every = parse_interval(self.config.watch.every)
+        new = await asyncio.to_thread(self.store.add_feed, url, every)
+        state = "Subscribed to" if new else "Already subscribed to"
+        await message.reply_text(f"{state} {text_html(url)}: refreshed every {every / 60:g} min, first soon.")
+
+    async def feed_remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        args = context.args or []
+        if len(args) != 1:
+            await message.reply_text("Use <code>/feed_remove URL</code> (<code>/feeds</code> lists them).")
+            return
+        removed = await asyncio.to_thread(self.store.remove_feed, args[0])
+        text = "Unsubscribed from {} (its articles stay)." if removed else "Not subscribed to {}."
+        await message.reply_text(text.format(text_html(args[0])))
 
     # -- questions ----------------------------------------------------------------------------------------
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -186,15 +352,28 @@ class NewsBot:
             as_of = Filters(as_of=message.date.astimezone(UTC).date().isoformat())  # the day it was asked
             answer, _ = await asyncio.to_thread(self.qa.ask, question, history, as_of)
             key = self.state.save(message.chat_id, conversation, question, answer)
-            button = InlineKeyboardMarkup([[InlineKeyboardButton("Sources", callback_data=SOURCES_PREFIX + key)]])
-            pieces = split_message(heard + answer_html(answer))
-            sent = None
-            for index, piece in enumerate(pieces):
-                last = index == len(pieces) - 1
-                markup = button if last and answer.citations else None
-                sent = await message.reply_text(piece, reply_markup=markup, do_quote=True)
-            if sent is not None:
-                self.state.attach_message(key, sent.message_id)
+
+            async def reply(piece: str, markup: InlineKeyboardMarkup | None) -> Message:
+                return await message.reply_text(piece, reply_markup=markup, do_quote=True)
+
+            await self._deliver(reply, heard + answer_html(answer), key, bool(answer.citations))
+
+    async def _deliver(
+        self,
+        send: Callable[[str, InlineKeyboardMarkup | None], Awaitable[Message]],
+        html: str,
+        key: str,
+        cited: bool,
+    ) -> None:
+        """Send a stored answer in as many messages as it takes, the Sources button under the last."""
+        button = InlineKeyboardMarkup([[InlineKeyboardButton("Sources", callback_data=SOURCES_PREFIX + key)]])
+        pieces = split_message(html)
+        sent = None
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            sent = await send(piece, button if last and cited else None)
+        if sent is not None:
+            self.state.attach_message(key, sent.message_id)
 
     # -- sources ------------------------------------------------------------------------------------------
     async def sources_pressed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

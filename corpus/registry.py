@@ -8,6 +8,7 @@ the next writer knows exactly which vectors to remove.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -57,6 +58,26 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5 (text, tokenize = '{KEYWORD_TOKENIZER}');
 CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY, op TEXT NOT NULL CHECK (op IN ('add', 'delete')));
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    source TEXT NOT NULL DEFAULT '',
+    every REAL NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    last_success REAL,
+    last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    articles_added INTEGER NOT NULL DEFAULT 0,
+    next_run REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS watches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id INTEGER,
+    question TEXT NOT NULL,
+    seen TEXT NOT NULL DEFAULT '[]',
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS watches_chat ON watches (chat_id, id);
 """
 
 
@@ -71,6 +92,35 @@ class StoredArticle:
     origin: str
     text: str
     text_hash: str
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed subscription and how its refreshes went (times are Unix seconds)."""
+
+    url: str
+    source: str
+    every: float
+    etag: str | None = None
+    last_modified: str | None = None
+    last_success: float | None = None
+    last_error: str | None = None
+    failures: int = 0
+    articles_added: int = 0
+    next_run: float = 0.0
+
+
+_FEED_COLUMNS = tuple(Feed.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A watched question: its chat (None: the command line's) and the articles its answers cited so far."""
+
+    id: int
+    chat_id: int | None
+    question: str
+    seen: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -111,6 +161,10 @@ class Registry:
     def set_meta(self, values: dict[str, str]) -> None:
         with self._transaction() as db:
             db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (or process) has committed to the registry."""
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
 
     # -- lookups --------------------------------------------------------------------------------------
     def text_hash_of(self, article_id: str) -> str | None:
@@ -289,6 +343,75 @@ class Registry:
             removed = self._drop_chunks(db, article_ids)
             db.executemany("DELETE FROM articles WHERE id = ?", ((a,) for a in article_ids))
         return removed
+
+    # -- feeds --------------------------------------------------------------------------------------------
+    def feeds(self) -> list[Feed]:
+        rows = self._db.execute(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds ORDER BY url")
+        return [Feed(*row) for row in rows]
+
+    def add_feed(self, url: str, every: float, source: str) -> bool:
+        """Subscribe (due at once); an existing subscription gets the new interval and source. True when new."""
+        with self._transaction() as db:
+            known = db.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone() is not None
+            db.execute(
+                "INSERT INTO feeds (url, source, every) VALUES (?, ?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET source = excluded.source, every = excluded.every",
+                (url, source, every),
+            )
+        return not known
+
+    def seed_feeds(self, feeds: Iterable[tuple[str, float, str]]) -> None:
+        """Subscribe to (url, every, source) feeds not yet subscribed; existing ones are left as they are."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO feeds (url, every, source) VALUES (?, ?, ?)", feeds)
+
+    def remove_feed(self, url: str) -> bool:
+        with self._transaction() as db:
+            return db.execute("DELETE FROM feeds WHERE url = ?", (url,)).rowcount > 0
+
+    def save_feed(self, feed: Feed) -> None:
+        """Record a refresh's outcome (a feed removed meanwhile stays removed)."""
+        columns = _FEED_COLUMNS[1:]
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE feeds SET {', '.join(f'{c} = ?' for c in columns)} WHERE url = ?",
+                (*(getattr(feed, c) for c in columns), feed.url),
+            )
+
+    # -- watched questions ----------------------------------------------------------------------------------
+    def watches(self, chat_id: int | None = None, *, every_chat: bool = False) -> list[Watch]:
+        """The watches of one chat (None: the command line's) in the order they were added, or of all."""
+        sql = "SELECT id, chat_id, question, seen FROM watches"
+        rows = self._db.execute(
+            f"{sql} ORDER BY id" if every_chat else f"{sql} WHERE chat_id IS ? ORDER BY id",
+            () if every_chat else (chat_id,),
+        )
+        return [Watch(i, chat, question, frozenset(json.loads(seen))) for i, chat, question, seen in rows]
+
+    def add_watch(self, chat_id: int | None, question: str, seen: Iterable[str], cap: int) -> Watch | None:
+        """Watch a question (None when the chat already watches ``cap`` questions)."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            if db.execute("SELECT count(*) FROM watches WHERE chat_id IS ?", (chat_id,)).fetchone()[0] >= cap:
+                return None
+            cursor = db.execute(
+                "INSERT INTO watches (chat_id, question, seen, created) VALUES (?, ?, ?, ?)",
+                (chat_id, question, json.dumps(sorted(seen)), now),
+            )
+        return Watch(cursor.lastrowid or 0, chat_id, question, frozenset(seen))
+
+    def remove_watch(self, watch_id: int) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM watches WHERE id = ?", (watch_id,))
+
+    def set_seen(self, watch_id: int, seen: Iterable[str]) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE watches SET seen = ? WHERE id = ?", (json.dumps(sorted(seen)), watch_id))
+
+    def articles_marker(self) -> tuple[int, str | None]:
+        """Changes whenever articles are added, replaced or removed (count and latest ingest time)."""
+        count, latest = self._db.execute("SELECT count(*), max(ingested_at) FROM articles").fetchone()
+        return count, latest
 
     def pending(self) -> list[tuple[str, str]]:
         return list(self._db.execute("SELECT chunk_id, op FROM pending"))

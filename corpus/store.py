@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ import numpy as np
 
 from newsbot.corpus.embedder import Encoder, load_embedder
 from newsbot.corpus.errors import ModelMismatchError, StoreError
-from newsbot.corpus.registry import Registry, StoredArticle
+from newsbot.corpus.registry import Feed, Registry, StoredArticle, Watch
 from newsbot.corpus.vectors import VectorIndex, chunk_metadata
 from newsbot.records import Article, Chunk, Filters, Passage, article_id
 from newsbot.settings import Settings
@@ -66,11 +67,15 @@ class Store:
         self._model_name = encoder.name if encoder is not None else config.embedding.model
         self._check_model_name()
         self._vectors = VectorIndex(config.store, self._model_name)
+        self._vectors_lock = threading.Lock()
+        self._seen_version = self._registry.data_version()
+        self._checked_at = time.monotonic()
         self._encoder = encoder
         self._model_checked = False
         self.last_repair = self.repair() if write else RepairReport(0, 0)
 
     def close(self) -> None:
+        self._vectors.close()
         self._registry.close()
         if self._lock is not None:
             self._lock.close()
@@ -191,6 +196,44 @@ class Store:
         if self._lock is None:
             raise StoreError(f"store {self.path} was opened read-only")
 
+    # -- feed subscriptions (small SQLite transactions: any store may change them, no write lock needed) -----
+    def feeds(self) -> list[Feed]:
+        return self._registry.feeds()
+
+    def add_feed(self, url: str, every: float, source: str = "") -> bool:
+        """Subscribe to ``url`` (due at once), or change its interval and source. True when it is new."""
+        return self._registry.add_feed(url, every, source)
+
+    def seed_feeds(self, feeds: Iterable[tuple[str, float, str]]) -> None:
+        """Subscribe to the (url, every, source) feeds not subscribed yet."""
+        self._registry.seed_feeds(feeds)
+
+    def remove_feed(self, url: str) -> bool:
+        return self._registry.remove_feed(url)
+
+    def save_feed(self, feed: Feed) -> None:
+        """Record how a refresh went (the refresher holds the write lock)."""
+        self._registry.save_feed(feed)
+
+    # -- watched questions (small SQLite transactions, like the feeds) -------------------------------------
+    def watches(self, chat_id: int | None = None, *, every_chat: bool = False) -> list[Watch]:
+        """One chat's watched questions (None: the command line's), oldest first; or every chat's."""
+        return self._registry.watches(chat_id, every_chat=every_chat)
+
+    def add_watch(self, chat_id: int | None, question: str, seen: Iterable[str], cap: int) -> Watch | None:
+        """Watch ``question`` with the articles its answer cites now as seen; None when ``cap`` is reached."""
+        return self._registry.add_watch(chat_id, question, seen, cap)
+
+    def remove_watch(self, watch_id: int) -> None:
+        self._registry.remove_watch(watch_id)
+
+    def set_seen(self, watch_id: int, seen: Iterable[str]) -> None:
+        self._registry.set_seen(watch_id, seen)
+
+    def articles_marker(self) -> tuple[int, str | None]:
+        """A value that changes whenever any process adds, replaces or removes articles."""
+        return self._registry.articles_marker()
+
     # -- reads ----------------------------------------------------------------------------------------
     def article(self, article_id: str) -> StoredArticle | None:
         return self._registry.article(article_id)
@@ -227,7 +270,26 @@ class Store:
         hidden = self._registry.published_after(filters.as_of) if filters.as_of else []
         if filters.article_ids is not None and not filters.article_ids.difference(hidden):
             return []  # nothing is both allowed and visible
-        return self._vectors.query(self.encode([query])[0], k, filters, hidden)
+        vector = self.encode([query])[0]
+        with self._vectors_lock:
+            return self._current_vectors().query(vector, k, filters, hidden)
+
+    def _current_vectors(self) -> VectorIndex:
+        """The vectors as every process left them. An embedded Chroma client keeps the index it loaded, so a
+        long-lived reader (the bot) reopens it when another process or connection has written the registry
+        since; it looks at most every ``store.reopen_after`` seconds."""
+        if self._lock is not None or self.config.store.chroma.mode != "embedded":
+            return self._vectors
+        now = time.monotonic()
+        if now - self._checked_at < self.config.store.reopen_after:
+            return self._vectors
+        self._checked_at = now
+        version = self._registry.data_version()
+        if version != self._seen_version:
+            self._seen_version = version
+            self._vectors.close()
+            self._vectors = VectorIndex(self.config.store, self._model_name)
+        return self._vectors
 
     def passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:
         """The chunks of (chunk id, score) pairs as Passages, in order; ids no longer stored are skipped."""

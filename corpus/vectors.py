@@ -47,6 +47,7 @@ class VectorIndex:
                 )
             else:
                 client = chromadb.PersistentClient(path=self.location, settings=settings)
+            self._client = client
             self._collection = client.get_or_create_collection(
                 chroma.collection,
                 embedding_function=None,
@@ -54,6 +55,10 @@ class VectorIndex:
                 metadata={"embedding_model": model},
             )
             self._max_batch = client.get_max_batch_size()
+
+    def close(self) -> None:
+        """Release the client (an embedded one is shared in-process; the last release closes it)."""
+        self._client.close()
 
     def count(self) -> int:
         with self._calling("count vectors"):

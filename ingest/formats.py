@@ -145,20 +145,38 @@ def parse_jsonl(text: str, *, origin: str, source: str) -> Iterator[ReadResult]:
         yield from _records(item, name=name, source=source)
 
 
-def parse_feed(data: bytes, *, origin: str, fetch_page: Callable[[str], Article] | None) -> Iterator[ReadResult]:
-    """RSS/Atom entries. With ``fetch_page`` each entry's link is downloaded and its page extracted
-    (feeds usually carry only a summary); the feed's own content is the fallback."""
+def parse_feed(
+    data: bytes,
+    *,
+    origin: str,
+    fetch_page: Callable[[str], Article] | None,
+    known: Callable[[str], bool] | None = None,
+    limit: int | None = None,
+) -> Iterator[ReadResult]:
+    """RSS/Atom entries. With ``fetch_page`` each entry's link is downloaded and its page extracted (feeds
+    usually carry only a summary; an entry carrying the full text is taken as it is). Entries whose identity
+    key is ``known`` are skipped before anything is fetched; at most ``limit`` entries are read, feed order."""
     feed = feedparser.parse(data)
     if not feed.entries:
         reason = f": {feed.bozo_exception}" if feed.get("bozo") else ""
         raise InputError(f"not an RSS/Atom feed with entries{reason}")
-    for index, entry in enumerate(feed.entries):
+    for index, entry in enumerate(feed.entries[:limit]):
+        if known is not None and known(feed_entry_key(entry, origin)):
+            continue
         link = entry.get("link")
         name = link or f"{origin}#entry{index}"
         try:
             yield _feed_entry(entry, origin=origin, fetch_page=fetch_page)
         except InputError as exc:
             yield ReadFailure(name, str(exc))
+
+
+def feed_entry_key(entry: Mapping[str, Any], origin: str) -> str:
+    """The identity key an entry's article is stored under (its canonical link, else its id)."""
+    link = entry.get("link")
+    if isinstance(link, str) and is_url(link):
+        return canonical_url(link)
+    return link or entry.get("id") or f"{origin}#{entry.get('title')}"
 
 
 def article_from_record(record: Mapping[str, Any], *, origin: str, source: str, key: str | None = None) -> Article:
@@ -208,17 +226,12 @@ def _feed_entry(entry: Mapping[str, Any], *, origin: str, fetch_page: Callable[[
     published = normalize_date(entry.get("published_parsed") or entry.get("updated_parsed"))
     full = entry["content"][0].get("value") if entry.get("content") else None
     text = html_fragment_text(full or entry.get("summary") or "")
-    page_error = None
-    if fetch_page is not None and link and is_url(link) and not (full and len(text) >= FULL_TEXT_CHARS):
-        try:
-            page = fetch_page(link)
-        except InputError as exc:
-            page_error = str(exc)
-        else:
-            text, published = page.text, published or page.published
+    if fetch_page is not None and link and not (full and len(text) >= FULL_TEXT_CHARS):
+        page = fetch_page(link)  # a page that cannot be fetched fails the entry, by name: no silent summary
+        text, published = page.text, published or page.published
     if not text:
-        raise InputError(page_error or "feed entry has no text and no link to fetch")
-    key = link or entry.get("id") or f"{origin}#{entry.get('title')}"
+        raise InputError("feed entry has no text and no link to fetch")
+    key = feed_entry_key(entry, origin)
     record = {"text": text, "title": entry.get("title"), "url": link, "published": published}
     return article_from_record(record, origin=origin, source=host_of(link) or "feed", key=key)
 

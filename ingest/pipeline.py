@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from newsbot.corpus.store import Store
 from newsbot.ingest.chunker import chunk_article
-from newsbot.ingest.formats import ReadFailure
+from newsbot.ingest.formats import ReadFailure, ReadResult
 from newsbot.ingest.readers import read_inputs
 from newsbot.records import Article, Chunk
 
@@ -68,6 +68,11 @@ class _Batch:
 
 def ingest(inputs: Sequence[str], store: Store, *, progress: bool = False) -> IngestReport:
     """Ingest every article named by ``inputs`` into ``store``; failures are reported, never raised."""
+    return ingest_results(read_inputs(inputs, store.config.ingest), store, progress=progress)
+
+
+def ingest_results(results: Iterable[ReadResult], store: Store, *, progress: bool = False) -> IngestReport:
+    """Store a stream of articles (and count its failures), skipping what is stored already."""
     config = store.config
     started = time.perf_counter()
     report = IngestReport()
@@ -87,7 +92,7 @@ def ingest(inputs: Sequence[str], store: Store, *, progress: bool = False) -> In
         bar.set_postfix(chunks=report.chunks_added, failed=report.articles_failed)
         batch = _Batch()
 
-    for item in read_inputs(inputs, config.ingest):
+    for item in results:
         if isinstance(item, ReadFailure):
             report.fail(item.input, item.error)
             continue

@@ -6,6 +6,7 @@ Local files are named by their absolute path, which also identifies articles tha
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,7 @@ from newsbot.text import quoted_name, strip_controls
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 FEED_SUFFIXES = {".rss", ".atom", ".xml"}
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # file://, ftp://, gopher:// ... refused by the guard
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES | {".json", ".jsonl", ".ndjson"}
 
 
@@ -42,6 +44,22 @@ def read_inputs(inputs: Sequence[str], config: IngestSettings) -> Iterator[ReadR
         for item in inputs:
             for result in reader.read(item):
                 yield inert(result)
+
+
+def read_feed(
+    data: bytes,
+    url: str,
+    config: IngestSettings,
+    client: httpx.Client,
+    *,
+    known: Callable[[str], bool],
+    limit: int,
+) -> Iterator[ReadResult]:
+    """A downloaded feed's entries as articles (their pages fetched as for ``read_inputs``), skipping the
+    ``known`` ones before any page is fetched; at most ``limit`` entries. Raises InputError for a non-feed."""
+    reader = _Reader(config, client)
+    for result in parse_feed(data, origin=url, fetch_page=reader.feed_page_fetcher(), known=known, limit=limit):
+        yield inert(result)
 
 
 def inert(result: ReadResult) -> ReadResult:
@@ -60,7 +78,7 @@ class _Reader:
 
     def read(self, item: str) -> Iterator[ReadResult]:
         try:
-            if is_url(item):
+            if is_url(item) or _SCHEME.match(item):
                 yield from self._read_url(item)
                 return
             path = Path(item).expanduser()
@@ -93,7 +111,7 @@ class _Reader:
             raise InputError(f"cannot read: {exc.strerror or exc}") from None
         origin = str(path.resolve())
         if suffix in FEED_SUFFIXES:
-            yield from parse_feed(data, origin=origin, fetch_page=self._feed_page_fetcher())
+            yield from parse_feed(data, origin=origin, fetch_page=self.feed_page_fetcher())
             return
         text = decode_text(data)
         source = path.resolve().parent.name or "local"
@@ -109,7 +127,7 @@ class _Reader:
     def _read_url(self, url: str) -> Iterator[ReadResult]:
         fetched = self._download(url)
         if _looks_like_feed(fetched):
-            yield from parse_feed(fetched.content, origin=url, fetch_page=self._feed_page_fetcher())
+            yield from parse_feed(fetched.content, origin=url, fetch_page=self.feed_page_fetcher())
         elif "json" in fetched.content_type:
             text = decode_text(fetched.content, fetched.charset)
             parse = parse_jsonl if url.split("?")[0].endswith((".jsonl", ".ndjson")) else parse_json
@@ -117,7 +135,7 @@ class _Reader:
         else:
             yield self._page(fetched, url)
 
-    def _feed_page_fetcher(self) -> Callable[[str], Article] | None:
+    def feed_page_fetcher(self) -> Callable[[str], Article] | None:
         """How feed entries' own pages are read: fetched, unless ``ingest.follow_feed_links`` is off."""
         return self._fetch_page if self.config.follow_feed_links else None
 
@@ -130,7 +148,7 @@ class _Reader:
 
     def _download(self, url: str) -> Fetched:
         try:
-            return fetch(self.client, url, self.config.max_input_bytes)
+            return fetch(self.client, url, self.config)
         except FetchError as exc:
             raise InputError(str(exc)) from None
 

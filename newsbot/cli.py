@@ -1,24 +1,28 @@
-"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot, serve, config."""
+"""The ``newsbot`` command: ingest, stats, delete, ask, show, eval, bot, serve, config, feeds, watch, watch-question."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from newsbot.corpus.store import Store, StoreError
 from newsbot.evaluation import EvalReport, evaluate, load_own_questions, load_realtimeqa, realtimeqa_corpus, week_config
-from newsbot.ingest.fields import normalize_date
+from newsbot.ingest.feeds import FeedRefresh, due_feeds, feed_json, refresh_due, seed_feeds
+from newsbot.ingest.fields import is_url, normalize_date
 from newsbot.ingest.pipeline import delete, ingest
 from newsbot.links import PassageLinks, WebSecretError
 from newsbot.qa.chain import QA
 from newsbot.qa.extractive import ExtractiveAnswerer
 from newsbot.qa.reader import HEURISTIC, ReaderError, reader_version
 from newsbot.qa.verify import CitationError, passage_view
+from newsbot.qa.watches import Alert, WatchLimitError, recheck, watch_question
 from newsbot.records import Answer, Filters
 from newsbot.redaction import filter_handlers, redact_output
 from newsbot.settings import (
@@ -27,6 +31,7 @@ from newsbot.settings import (
     SettingsError,
     explain_settings,
     load_settings,
+    parse_interval,
     render_example,
     secrets_status,
 )
@@ -65,19 +70,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(config=None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    ingest_cmd = commands.add_parser(
-        "ingest", parents=[common], help="add or update articles from files, folders, URLs, feeds"
-    )
-    ingest_cmd.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
-    ingest_cmd.add_argument("--json", action="store_true", help="print the summary as JSON")
-    ingest_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
-    ingest_cmd.add_argument(
+    waits = argparse.ArgumentParser(add_help=False)
+    waits.add_argument(
         "--wait",
         type=float,
         default=300.0,
         metavar="SECONDS",
         help="if another process is writing the store, wait this long for it to finish (default 300; 0: fail at once)",
     )
+    ingest_cmd = commands.add_parser(
+        "ingest", parents=[common, waits], help="add or update articles from files, folders, URLs, feeds"
+    )
+    ingest_cmd.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
+    ingest_cmd.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ingest_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest_cmd.set_defaults(handler=_ingest)
 
     stats = commands.add_parser("stats", parents=[common], help="what the store holds")
@@ -141,6 +147,38 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", help="listen on this address (default: web.host)")
     serve_cmd.add_argument("--port", type=int, help="listen on this port (default: web.port)")
     serve_cmd.set_defaults(handler=_serve)
+    feeds_cmd = commands.add_parser("feeds", parents=[common], help="feed subscriptions that `watch` keeps fresh")
+    feeds_actions = feeds_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    feed_add = feeds_actions.add_parser("add", parents=[common], help="subscribe to a feed (due at once)")
+    feed_add.add_argument("url", type=_feed_url, metavar="URL")
+    feed_add.add_argument("--every", type=_interval, default=None, help="refresh interval, e.g. 15m (watch.every)")
+    feed_add.add_argument("--source", default="", metavar="NAME", help="source name for its articles (web host)")
+    feed_add.set_defaults(handler=_feeds_add)
+    feed_list = feeds_actions.add_parser("list", parents=[common], help="subscriptions and how they went")
+    feed_list.add_argument("--json", action="store_true")
+    feed_list.set_defaults(handler=_feeds_list)
+    feed_remove = feeds_actions.add_parser("remove", parents=[common], help="unsubscribe (stored articles stay)")
+    feed_remove.add_argument("url", metavar="URL")
+    feed_remove.set_defaults(handler=_feeds_remove)
+
+    watch_cmd = commands.add_parser(
+        "watch", parents=[common, waits], help="refresh due feeds until stopped (or --once; --wait: with --once)"
+    )
+    watch_cmd.add_argument("--once", action="store_true", help="refresh every due feed once, print, exit")
+    watch_cmd.add_argument("--json", action="store_true", help="with --once: print what each feed added as JSON")
+    watch_cmd.set_defaults(handler=_watch)
+
+    question_cmd = commands.add_parser(
+        "watch-question", parents=[common], help="questions `watch` asks again after new articles arrive"
+    )
+    question_actions = question_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    question_add = question_actions.add_parser("add", parents=[common], help="watch a question")
+    question_add.add_argument("question")
+    question_list = question_actions.add_parser("list", parents=[common], help="the watched questions, numbered")
+    question_list.add_argument("--json", action="store_true")
+    question_remove = question_actions.add_parser("remove", parents=[common], help="stop watching question N")
+    question_remove.add_argument("number", type=int, metavar="N")
+    question_cmd.set_defaults(handler=_watch_question)
 
     config_cmd = commands.add_parser(
         "config", parents=[common], help="the effective configuration and where each value came from"
@@ -149,6 +187,19 @@ def _parser() -> argparse.ArgumentParser:
     config_cmd.add_argument("--example", action="store_true", help="print every key with its default, as YAML")
     config_cmd.set_defaults(handler=_config)
     return parser
+
+
+def _feed_url(value: str) -> str:
+    if not is_url(value) or len(value.split()) != 1:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {value!r}")
+    return value
+
+
+def _interval(value: str) -> float:
+    try:
+        return parse_interval(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _iso_date(value: str) -> str:
@@ -365,6 +416,139 @@ def _serve(args: argparse.Namespace, config: Settings) -> int:
     except (WebSecretError, ServeError) as exc:
         return _fail(str(exc))
     return EXIT_OK
+
+
+def _feeds_add(args: argparse.Namespace, config: Settings) -> int:
+    every = args.every or parse_interval(config.watch.every)
+    with Store(config) as store:
+        new = store.add_feed(args.url, every, args.source)
+    print(f"{'subscribed to' if new else 'updated'} {args.url} (every {every:g} s); `newsbot watch` refreshes it")
+    return EXIT_OK
+
+
+def _feeds_list(args: argparse.Namespace, config: Settings) -> int:
+    with Store(config) as store:
+        seed_feeds(store, config)
+        feeds = [feed_json(feed) for feed in store.feeds()]
+    if args.json:
+        _print_json(feeds)
+        return EXIT_OK
+    if not feeds:
+        print("no feeds: add one with `newsbot feeds add URL`", file=sys.stderr)
+    for feed in feeds:
+        outcome = f"error: {feed['last_error']}" if feed["last_error"] else f"ok {feed['last_success'] or 'never'}"
+        print(
+            f"{feed['url']}  every {feed['every_seconds']:g} s, {feed['articles_added']} added, {outcome}, "
+            f"next {feed['next_run']}"
+        )
+    return EXIT_OK
+
+
+def _feeds_remove(args: argparse.Namespace, config: Settings) -> int:
+    with Store(config) as store:
+        removed = store.remove_feed(args.url)
+    if not removed:
+        print(f"not subscribed: {args.url}", file=sys.stderr)
+        return EXIT_FAILURES
+    print(f"unsubscribed from {args.url} (its stored articles stay)")
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace, config: Settings) -> int:
+    if args.once:
+        with Store(config, write=True, wait=max(0.0, args.wait), on_wait=_note) as store:
+            seed_feeds(store, config)
+            if not store.feeds():
+                _note("no feeds: add one with `newsbot feeds add URL` or under feeds: in the configuration")
+            results = refresh_due(store)
+            alerts = _recheck_watches(store, config, results)
+        if args.json:
+            _print_json({"feeds": [r.as_json() for r in results], "alerts": [_alert_json(a) for a in alerts]})
+        else:
+            _print_refreshes(results)
+            _print_alerts(alerts)
+        return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
+    signal.signal(signal.SIGTERM, _interrupt)
+    with Store(config) as reader:
+        seed_feeds(reader, config)
+        _note(f"watching {len(reader.feeds())} feed(s) of {reader.path}; looking every {config.watch.poll:g} s")
+        try:
+            while True:
+                if due_feeds(reader):
+                    try:
+                        with reader.writing() as store:
+                            results = refresh_due(store)
+                            _print_refreshes(results)
+                            _print_alerts(_recheck_watches(store, config, results))
+                    except StoreError as exc:
+                        _note(f"{exc}; trying again in {config.watch.poll:g} s")
+                time.sleep(config.watch.poll)
+        except KeyboardInterrupt:
+            _note("stopped")
+    return EXIT_OK
+
+
+def _print_refreshes(results: list[FeedRefresh]) -> None:
+    for result in results:
+        if result.error:
+            print(f"{result.url}: FAILED {result.error} (next try {result.next_run})", flush=True)
+            continue
+        counts = f"{result.articles_new} new, {result.articles_updated} updated, {result.articles_failed} failed"
+        print(f"{result.url}: {result.status}; {counts}", flush=True)
+        for failure in result.failures:
+            print(f"FAILED {failure['input']}: {failure['error']}", file=sys.stderr, flush=True)
+
+
+def _recheck_watches(store: Store, config: Settings, results: list[FeedRefresh]) -> list[Alert]:
+    """The command line's watched questions asked again, when a refresh stored something."""
+    if not any(r.articles_new or r.articles_updated for r in results):
+        return []
+    watches = store.watches(None)
+    return recheck(store, QA(store, config), watches) if watches else []
+
+
+def _print_alerts(alerts: list[Alert]) -> None:
+    for alert in alerts:
+        titles = "; ".join(c.title for c in alert.new)
+        print(f"\nnew on watched question {alert.watch.question!r} ({titles}):", flush=True)
+        print(answer_text(alert.answer), flush=True)
+
+
+def _alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "question": alert.watch.question,
+        "new_articles": [c.article_id for c in alert.new],
+        "answer": alert.answer.as_json(),
+    }
+
+
+def _watch_question(args: argparse.Namespace, config: Settings) -> int:
+    with Store(config) as store:
+        if args.action == "add":
+            try:
+                watch_question(store, QA(store, config), None, args.question)
+            except WatchLimitError as exc:
+                return _fail(str(exc), EXIT_FAILURES)
+            print(f"watching {args.question!r}; `newsbot watch` says when a new article answers it")
+            return EXIT_OK
+        watches = store.watches(None)
+        if args.action == "list":
+            numbered = [{"n": n, "question": w.question} for n, w in enumerate(watches, 1)]
+            if args.json:
+                _print_json(numbered)
+            for row in [] if args.json else numbered:
+                print(f"{row['n']}. {row['question']}")
+            return EXIT_OK
+        if not 1 <= args.number <= len(watches):
+            return _fail(f"no watched question {args.number} (there are {len(watches)})", EXIT_FAILURES)
+        store.remove_watch(watches[args.number - 1].id)
+        print(f"no longer watching {watches[args.number - 1].question!r}")
+    return EXIT_OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (systemd, containers) stops `watch` as Ctrl-C does; a half-written batch is finished next run."""
+    raise KeyboardInterrupt
 
 
 def _config(args: argparse.Namespace) -> int:

@@ -67,6 +67,12 @@ class StoreSettings(_Section):
         Path("var/store"),
         description="registry, keyword index and (embedded mode) Chroma vectors; relative to the working folder",
     )
+    reopen_after: float = Field(
+        5.0,
+        ge=0,
+        description="seconds: how often at most a long-lived reader (the bot) checks whether another process "
+        "wrote, to reopen embedded Chroma and see the new vectors",
+    )
     chroma: ChromaSettings = ChromaSettings()
 
 
@@ -102,6 +108,14 @@ class IngestSettings(_Section):
     user_agent: str = "newsbot/0.1"
     follow_feed_links: bool = Field(True, description="fetch each feed entry's page instead of its summary")
     batch_chunks: int = Field(256, ge=1, description="chunks embedded and committed together")
+    allow_private_hosts: bool = Field(
+        False,
+        description="fetch from loopback, private, link-local and reserved addresses too (an intranet deployment); "
+        "off, URLs and feed links naming them are refused",
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        (), description='exact "host:port" entries fetched even when private (one intranet server)'
+    )
 
 
 class RetrievalSettings(_Section):
@@ -241,6 +255,42 @@ class VoiceSettings(_Section):
         "", description="openai backend: the endpoint (empty: llm.base_url); its key from OPENAI_API_KEY"
     )
     timeout: float = Field(60.0, gt=0, description="seconds a transcription may take (openai backend)")
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> float:
+    """Seconds in an interval such as ``90s``, ``15m``, ``2h`` or ``1d``; ValueError naming the text otherwise."""
+    match = _INTERVAL.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"not an interval: {text!r} (use e.g. 90s, 15m, 2h, 1d)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _interval(value: str) -> str:
+    if value:
+        parse_interval(value)
+    return value
+
+
+class WatchSettings(_Section):
+    every: str = Field("15m", description="how often a feed is refreshed unless it names its own interval")
+    max_entries: int = Field(20, ge=1, description="entries read per refresh of one feed, in the feed's order")
+    max_backoff: str = Field("6h", description="a failing feed waits twice as long after each failure, at most this")
+    poll: float = Field(30.0, gt=0, description="seconds `newsbot watch` and the bot wait between looks for due feeds")
+    max_questions_per_chat: int = Field(
+        10, ge=1, description="watched questions a chat (or the command line) may keep at once"
+    )
+
+    _check_every = field_validator("every", "max_backoff")(_interval)
+
+
+class FeedSeed(_Section):
+    url: str = Field(pattern=r"^https?://\S+$")
+    every: str = Field("", description="empty: watch.every")
+    source: str = Field("", description="empty: each article's web host")
+
+    _check_every = field_validator("every")(_interval)
 
 
 class Settings(BaseSettings):
@@ -258,6 +308,12 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     web: WebSettings = WebSettings()
     voice: VoiceSettings = VoiceSettings()
+    watch: WatchSettings = WatchSettings()
+    feeds: tuple[FeedSeed, ...] = Field(
+        (),
+        description="subscriptions added to the store when missing ({url, every, source} each), "
+        "e.g. [{url: 'https://example.org/rss', every: 30m}]",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -330,9 +386,9 @@ def _example_lines(model: type[BaseModel], values: dict[str, Any], depth: int) -
     indent = "  " * depth
     for name, field in model.model_fields.items():
         value = values[name]
+        if depth == 0:
+            yield ""
         if isinstance(value, dict):
-            if depth == 0:
-                yield ""
             yield f"{indent}{name}:"
             yield from _example_lines(field.annotation, value, depth + 1)  # type: ignore[arg-type]
             continue

@@ -29,12 +29,15 @@ SAMPLES = ROOT / "examples" / "articles"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def make_config(store_path: Path, **sections: dict) -> Settings:
+def make_config(store_path: Path, **sections: dict | list) -> Settings:
     """The default settings with the store under ``store_path`` and any section keys replaced."""
     data = Settings().model_dump()
     data["store"]["path"] = store_path
     for section, values in sections.items():
-        data[section].update(values)
+        if isinstance(values, dict):
+            data[section].update(values)
+        else:  # a list (feeds)
+            data[section] = values
     return Settings.model_validate(data)
 
 

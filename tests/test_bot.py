@@ -3,7 +3,7 @@
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -16,9 +16,11 @@ from newsbot.bot.state import BotState
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from newsbot.links import PassageLinks
-from tests.conftest import SAMPLES, ChromaServer, WebServer, free_port, make_config
+from tests.conftest import SAMPLES, ChromaServer, WebServer, assert_consistent, free_port, make_config
 from tests.fake_openai import FakeOpenAI
 from tests.fake_telegram import BOT_USER, FakeTelegram
+from tests.feed_server import FeedServer, Page, article_page, rss
+from tests.test_cli import newsbot_env, run
 from tests.test_telegram_html import check
 
 TOKEN = "123456:TEST-TOKEN"
@@ -157,7 +159,8 @@ async def test_admins_ingest_uploads_and_urls_others_are_refused(
 ):
     store_path = build_store(tmp_path / "store")
     hostile = b"The council <script>alert('x')</script> & the mayor agreed on a new harbour tax on Monday."
-    async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3"):
+    web_on_loopback = {"ingest": {"allow_private_hosts": True}}
+    async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3", web_on_loopback):
         chat = telegram.chat(ADMIN)
         document = telegram.upload("file-1", "harbour.txt", hostile)
         await telegram.send(chat, ADMIN, document=document)
@@ -192,6 +195,138 @@ async def test_admins_ingest_uploads_and_urls_others_are_refused(
         answer = (await telegram.wait_for("sendMessage", 5))[4]
         assert "&lt;script&gt;" in answer["text"] and "<script>" not in answer["text"]
         assert "&amp;" in answer["text"]
+
+
+async def test_an_admin_url_naming_an_internal_address_is_refused(
+    shared_store: Path, telegram: FakeTelegram, tmp_path: Path
+):
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3"):
+        await telegram.send(telegram.chat(ADMIN), ADMIN, "http://169.254.169.254/latest/meta-data/")
+        (reply,) = await telegram.wait_for("sendMessage")
+        assert "0 new" in reply["text"] and "1 failed" in reply["text"]
+        assert "169.254.169.254 is a link-local address" in reply["text"]
+
+
+async def until(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
+    """Wait for something the bot does in the background (a deadline against hanging, not a timing check)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+STORIES = {
+    "a": "The harbour of the town reopened on Thursday after a storm closed it for a week.",
+    "b": "Ferry crews walked out on Tuesday over pay, stranding hundreds of travellers at the port.",
+    "c": "The council approved a new bridge over the river after two years of debate.",
+}
+
+
+class NewsSite(FeedServer):
+    """A news site whose feed lists the stories asked for: a (harbour), b (ferry strike), c (bridge)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name, sentence in STORIES.items():
+            self.pages[f"/{name}"] = Page(body=article_page(f"Story {name}", sentence))
+
+    def serve(self, names: str) -> None:
+        items = [(f"Story {n}", self.url(f"/{n}"), "teaser") for n in names]
+        self.pages["/feed"] = Page(kind="application/rss+xml", body=rss(*items), headers={"ETag": f'"{names}"'})
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    server = NewsSite()
+    yield server
+    server.close()
+
+
+def feed_sections(site: NewsSite, **watch: object) -> dict:
+    """Feeds due every second, looked at every 0.2 s, and a reader that sees other processes' writes at once."""
+    return {
+        "ingest": {"allowed_hosts": [site.host]},
+        "watch": {"poll": 0.2, "every": "1s", **watch},
+        "store": {"reopen_after": 0},
+    }
+
+
+async def test_admins_manage_feeds_which_the_bot_and_watch_refresh_on_one_store(
+    telegram: FakeTelegram, tmp_path: Path, site: NewsSite
+):
+    site.serve("ab")
+    store_path = tmp_path / "store"
+    async with running_bot(store_path, telegram, tmp_path / "bot.sqlite3", feed_sections(site)) as newsbot:
+        chat = telegram.chat(ADMIN)
+        await telegram.send(chat, ADMIN, "/feed_add http://169.254.169.254/latest/feed")
+        (refused,) = await telegram.wait_for("sendMessage")
+        assert refused["text"].startswith("Not subscribed: refused http://169.254.169.254/latest/feed")
+        await telegram.send(chat, ADMIN, f"/feed_add {site.url('/feed')}")
+        added = (await telegram.wait_for("sendMessage", 2))[1]
+        assert added["text"].startswith(f"Subscribed to {site.url('/feed')}")
+        await until(lambda: len(newsbot.store.article_ids()) == 2, "the bot's first refresh")
+
+        # `newsbot watch --once` in other processes takes turns with the bot's job on the same store.
+        site.serve("cab")
+        env = newsbot_env(store_path, NEWSBOT_INGEST__ALLOWED_HOSTS=json.dumps([site.host]))
+        watched = await asyncio.gather(*(asyncio.to_thread(run, "watch", "--once", env=env) for _ in range(2)))
+        assert all(done.returncode == 0 for done in watched), [done.stderr for done in watched]
+        await until(lambda: len(newsbot.store.article_ids()) == 3, "story c")
+        assert site.paths().count("/c") == 1 and site.paths().count("/a") == 1  # fetched once, stored once
+
+        await telegram.send(chat, ADMIN, "/feeds")
+        listing = (await telegram.wait_for("sendMessage", 3))[2]
+        assert site.url("/feed") in listing["text"] and "3 added" in listing["text"]
+        await telegram.send(chat, ADMIN, "Which bridge did the council approve?")
+        answer = (await telegram.wait_for("sendMessage", 4))[3]
+        assert "bridge over the river" in answer["text"]
+
+        await telegram.send(telegram.chat(USER), USER, "/feeds")
+        refusal = (await telegram.wait_for("sendMessage", 5))[4]
+        assert refusal["text"] == "Sorry, managing feeds is only for the bot's admins."
+        await telegram.send(chat, ADMIN, f"/feed_remove {site.url('/feed')}")
+        removed = (await telegram.wait_for("sendMessage", 6))[5]
+        assert removed["text"].startswith(f"Unsubscribed from {site.url('/feed')}")
+    with Store(make_config(store_path)) as store:
+        assert_consistent(store)
+        assert store.feeds() == []
+
+
+async def test_a_watched_question_alerts_its_chat_once_when_a_new_article_answers_it(
+    telegram: FakeTelegram, tmp_path: Path, site: NewsSite
+):
+    site.serve("a")
+    sections = feed_sections(site, max_questions_per_chat=1)
+    sections["feeds"] = [{"url": site.url("/feed")}]  # seeded at start
+    async with running_bot(tmp_path / "store", telegram, tmp_path / "bot.sqlite3", sections) as newsbot:
+        store = newsbot.store
+        await until(lambda: len(store.article_ids()) == 1, "the seeded feed's first refresh")
+        chat = telegram.chat(USER)
+        question = "Which bridge did the council approve?"
+        await telegram.send(chat, USER, f"/watch {question}")
+        (watching,) = await telegram.wait_for("sendMessage")
+        assert watching["text"].startswith(f"Watching “{question}”")
+        await telegram.send(chat, USER, "/watch Who reopened the harbour?")
+        refused = (await telegram.wait_for("sendMessage", 2))[1]
+        assert refused["text"].startswith("Not watching: already watching 1 questions")
+        await telegram.send(chat, USER, "/watches")
+        listed = (await telegram.wait_for("sendMessage", 3))[2]
+        assert listed["text"].startswith(f"1. {question}")
+
+        site.serve("ca")  # the answer arrives
+        alert = (await telegram.wait_for("sendMessage", 4))[3]
+        assert alert["chat_id"] == str(USER) and alert["text"].startswith("<b>New on your watched question</b>")
+        assert "bridge over the river" in alert["text"]
+        assert alert["reply_markup"]["inline_keyboard"][0][0]["text"] == "Sources"
+
+        site.serve("bca")  # news, but nothing new on the question: no message
+        await until(lambda: len(store.article_ids()) == 3, "the ferry story")
+        await until(lambda: newsbot.checked_marker == store.articles_marker(), "the watches asked again")
+        assert len(telegram.requests("sendMessage")) == 4
+
+        await telegram.send(chat, USER, "/unwatch 1")
+        done = (await telegram.wait_for("sendMessage", 5))[4]
+        assert done["text"] == f"No longer watching “{question}”."
 
 
 async def test_a_429_is_waited_out_and_the_answer_still_arrives(

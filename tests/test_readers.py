@@ -8,7 +8,7 @@ from newsbot.records import Article
 from newsbot.settings import IngestSettings
 from tests.conftest import SAMPLES, WebServer
 
-CONFIG = IngestSettings(fetch_timeout=5)
+CONFIG = IngestSettings(fetch_timeout=5, allow_private_hosts=True)  # the test server is on 127.0.0.1
 
 
 def read(*inputs: str, config: IngestSettings = CONFIG) -> list[Article | ReadFailure]:
@@ -120,9 +120,9 @@ def test_url_page_feed_and_json_are_fetched_and_extracted(web: WebServer):
     assert page.url == web.url("/news/harbour") and page.source == "127.0.0.1"
     assert "breakwater" in page.text and "Login" not in page.text and "injected" not in page.text
 
-    fetched, teaser_only = read(web.url("/feed"))
+    fetched, page_gone = read(web.url("/feed"))
     assert isinstance(fetched, Article) and "breakwater" in fetched.text and fetched.published == "2024-05-03"
-    assert isinstance(teaser_only, Article) and teaser_only.text == "Short teaser 1."  # page 404: feed text kept
+    assert page_gone == ReadFailure(web.url("/gone"), "HTTP 404 Not Found")  # named, not replaced by the teaser
 
     (from_json,) = read(web.url("/api/articles.json"))
     assert isinstance(from_json, Article) and from_json.url == "https://x.example/a"
@@ -141,7 +141,7 @@ def test_unreachable_missing_oversized_and_unsupported_inputs_are_named(web: Web
         str(tmp_path / "nope.txt"),
         str(tmp_path / "scan.pdf"),
     ]
-    failures = read(*inputs, config=IngestSettings(fetch_timeout=5, max_input_bytes=1000))
+    failures = read(*inputs, config=IngestSettings(fetch_timeout=5, max_input_bytes=1000, allow_private_hosts=True))
     assert [f.input for f in failures] == inputs
     reasons = [f.error for f in failures]
     assert reasons[0].startswith("HTTP 404")
