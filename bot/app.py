@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -147,7 +148,7 @@ class NewsBot:
     # -- feeds --------------------------------------------------------------------------------------------
     async def refresh_feeds(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         """JobQueue: refresh the due feeds in a worker thread, unless another process is writing the store
-        (then the next run tries again: one writer at a time, as `newsbot watch` does)."""
+        (then the next run tries again: one writer at a time, as `newsbot watch` does); then the watches."""
         if self._refreshing.locked():
             return
         async with self._refreshing:
@@ -155,7 +156,7 @@ class NewsBot:
                 results = await asyncio.to_thread(self._refresh_now)
             except StoreError as exc:
                 logger.info("feeds not refreshed now: %s", exc)
-                return
+                results = []
             for result in results:
                 logger.info("feed %s: %s", result.url, result.error or f"{result.status}, {result.articles_new} new")
             await self._recheck_watches(context)
@@ -169,7 +170,10 @@ class NewsBot:
         watches = [w for w in await asyncio.to_thread(self.store.watches, every_chat=True) if w.chat_id is not None]
         alerts = await asyncio.to_thread(recheck, self.store, self.qa, watches) if watches else []
         for alert in alerts:
-            await self._send_alert(context, alert)
+            try:
+                await self._send_alert(context, alert)
+            except TelegramError as exc:  # a chat that blocked the bot, say: the others still hear
+                logger.warning("alert for chat %s not sent: %s", alert.watch.chat_id, exc)
         self.checked_marker = marker
 
     async def _send_alert(self, context: ContextTypes.DEFAULT_TYPE, alert: Alert) -> None:
