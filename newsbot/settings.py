@@ -255,6 +255,8 @@ class VoiceSettings(_Section):
         "", description="openai backend: the endpoint (empty: llm.base_url); its key from OPENAI_API_KEY"
     )
     timeout: float = Field(60.0, gt=0, description="seconds a transcription may take (openai backend)")
+
+
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

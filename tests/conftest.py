@@ -200,7 +200,12 @@ def served(web_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     server = start_server(
-        web_store, log, NEWSBOT_WEB_SECRET=SECRET, NEWSBOT_WEB_ADMIN_TOKEN=ADMIN_TOKEN, NEWSBOT_WEB__RATE_BURST="1000"
+        web_store,
+        log,
+        NEWSBOT_WEB_SECRET=SECRET,
+        NEWSBOT_WEB_ADMIN_TOKEN=ADMIN_TOKEN,
+        NEWSBOT_WEB__RATE_BURST="1000",
+        NEWSBOT_INGEST__ALLOW_PRIVATE_HOSTS="true",  # admin URL ingest reads the tests' server on 127.0.0.1
     )
     yield server
     server.stop()
