@@ -30,7 +30,7 @@ from newsbot.settings import (
     render_example,
     secrets_status,
 )
-from newsbot.terminal import answer_text, passage_text
+from newsbot.terminal import TerminalDraft, answer_text, passage_text
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
 
@@ -102,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DATE",
         type=_iso_date,
         help="ask as of this day: later articles are hidden, 'this week' means that week (default: today)",
+    )
+    ask.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="with an LLM, print nothing before the checked answer (by default its unchecked words go to stderr)",
     )
     ask.set_defaults(handler=_ask)
 
@@ -237,7 +242,10 @@ def _ask(args: argparse.Namespace, config: Settings) -> int:
     with Store(config) as store:
         qa = QA(store, config)
         filters = Filters(since=args.since, until=args.until, source=args.source, as_of=args.as_of)
-        answer, _ = qa.ask(args.question, filters=filters)
+        draft = TerminalDraft(sys.stderr) if qa.llm is not None and not (args.no_stream or args.json) else None
+        answer, _ = qa.ask(args.question, filters=filters, on_text=draft.update if draft else None)
+        if draft is not None:
+            draft.close()
     if args.json:
         _print_json(answer.as_json())
     else:
