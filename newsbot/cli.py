@@ -286,7 +286,14 @@ def _eval(args: argparse.Namespace, config: Settings) -> int:
             control = config.answer.max_words if args.baseline else None
             naive = qa.naive_llm if args.naive_llm else None
             evaluate(
-                questions, store, qa.ask, report, baseline_words=control, naive=naive, alternatives=_beside(qa, scope)
+                questions,
+                store,
+                qa.ask,
+                report,
+                baseline_words=control,
+                naive=naive,
+                alternatives=_beside(qa, scope),
+                llm=qa.llm is not None,
             )
         print(f"{path.name}: {len(questions)} questions", file=sys.stderr)
     summary = report.summary()
@@ -307,6 +314,17 @@ def _eval(args: argparse.Namespace, config: Settings) -> int:
             f"{_percent(m['contains_gold_all']):>12}{_percent(m['abstention_rate']):>11}"
             f"{_percent(m['citation_validity']):>14}{m['median_latency_ms']:>11}"
         )
+    for name, m in summary["methods"].items():
+        if m["median_first_words_ms"] is not None:
+            print(
+                f"{name}: first streamed words median {m['median_first_words_ms']} ms, "
+                f"p90 {m['p90_first_words_ms']} ms; whole answer median {m['median_latency_ms']} ms, "
+                f"p90 {m['p90_latency_ms']} ms"
+            )
+    if summary["llm_replies"]:
+        replies = dict(summary["llm_replies"])
+        reasons = ", ".join(f"{reason} {count}" for reason, count in replies.pop("reasons").items()) or "-"
+        print(f"LLM replies: {', '.join(f'{k} {v}' for k, v in replies.items())}; reasons: {reasons}")
     print(f"abstentions ({summary['unanswerable_with_articles']} unanswerable questions have articles):")
     for name, m in summary["methods"].items():
         print(

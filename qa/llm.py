@@ -50,6 +50,18 @@ REFUSED = (400, 422)  # how servers refuse a request field they do not take
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PARTIAL_MARKER = re.compile(r"\s*\[\d*$")
 OnText = Callable[[str], None]
+OFFLINE = "answered offline"
+LLM_READER = "llm:"  # an answer's reader when the model's reply was kept: llm:<model>
+NO_ANSWER = "the LLM found no answer in the passages"
+# What each note says went wrong, for eval's count of the reasons replies were trimmed or refused.
+REASONS = {
+    "LLM unavailable": "unavailable",
+    "LLM reply was empty": "empty reply",
+    "LLM reply was malformed": "malformed reply",
+    "removed an uncited claim": "uncited claim",
+    "no such sentence was given": "cited a sentence not given",
+    "do not support": "claim not supported by its sentences",
+}
 
 
 class CutOff(RuntimeError):
@@ -120,14 +132,14 @@ class LlmAnswerer:
         except Exception as exc:
             reason = " ".join(str(exc).split())[:160]
             return self._offline(
-                question, passages, as_of, f"LLM unavailable ({type(exc).__name__}: {reason}); answered offline"
+                question, passages, as_of, f"LLM unavailable ({type(exc).__name__}: {reason}); {OFFLINE}"
             )
         if not reply.strip():
-            return self._offline(question, passages, as_of, "LLM reply was empty; answered offline")
+            return self._offline(question, passages, as_of, f"LLM reply was empty; {OFFLINE}")
         if NOT_ANSWERED in reply:
             answer = abstain(ranked)
             answer.reader = self.fallback.version
-            answer.notes.append("the LLM found no answer in the passages")
+            answer.notes.append(NO_ANSWER)
         else:
             answer = self._checked(question, reply, given, passages, as_of)
         answer.timings |= timings
@@ -211,7 +223,7 @@ class LlmAnswerer:
         try:
             found = claims(reply)
         except ValueError as exc:
-            return self._offline(question, passages, as_of, f"LLM reply was malformed ({exc}); answered offline")
+            return self._offline(question, passages, as_of, f"LLM reply was malformed ({exc}); {OFFLINE}")
         notes: list[str] = []
         kept: list[str] = []
         citations: list[Citation] = []
@@ -228,9 +240,9 @@ class LlmAnswerer:
             body = claim.text.rstrip().rstrip(".!?")
             kept.append(f"{body} {refs}{claim.text.rstrip()[len(body) :]}")
         if not kept:  # what was removed, and why, stays in the notes
-            notes.append("no claim of the LLM's reply was supported; answered offline")
+            notes.append(f"no claim of the LLM's reply was supported; {OFFLINE}")
             return self._offline(question, passages, as_of, *notes)
-        reader = f"llm:{self.config.model or self.config.provider}"
+        reader = f"{LLM_READER}{self.config.model or self.config.provider}"
         return Answer(text=" ".join(kept), abstained=False, citations=citations, notes=notes, reader=reader)
 
     def _supporting(self, question: str, claim: Claim, given: list[Numbered], notes: list[str]) -> list[Numbered]:
@@ -275,3 +287,16 @@ class LlmAnswerer:
 
 def _digits(number: str) -> str:
     return number.replace(",", "")
+
+
+def reply_outcome(answer: Answer) -> tuple[str, list[str]] | None:
+    """What the checks did with the LLM's reply behind ``answer``: ``accepted`` whole, ``trimmed``, ``refused``
+    (the offline answer given) or ``no answer``, with the reasons its notes give; None when no model was asked."""
+    reasons = [reason for note in answer.notes for key, reason in REASONS.items() if key in note]
+    if any(note.endswith(OFFLINE) for note in answer.notes):
+        return "refused", reasons
+    if NO_ANSWER in answer.notes:
+        return "no answer", reasons
+    if not answer.reader.startswith(LLM_READER):
+        return None
+    return ("trimmed" if reasons else "accepted"), reasons
