@@ -171,7 +171,7 @@ class LlmAnswerer:
             try:
                 reply = self._stream_once(messages, on_text, started, timings)
             except Exception as exc:
-                if self.format == "text" or getattr(exc, "status_code", None) not in REFUSED:
+                if self.format == "text" or not _refuses_format(exc):
                     raise
                 self.format = FORMATS[FORMATS.index(self.format) + 1]
                 continue
@@ -283,6 +283,13 @@ class LlmAnswerer:
             return True
         vectors = self.store.encode([claim, *(s.text for s in sentences)])
         return float((vectors[1:] @ vectors[0]).max()) >= EMBEDDING_SUPPORT
+
+
+def _refuses_format(exc: Exception) -> bool:
+    """Whether the server refused the request's ``response_format``: 400 or 422, or any error status whose
+    message names it (llama-cpp-python answers 500 to a ``json_schema`` it cannot validate)."""
+    status = getattr(exc, "status_code", None)
+    return status in REFUSED or (status is not None and "response_format" in str(exc))
 
 
 def _digits(number: str) -> str:

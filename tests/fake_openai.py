@@ -22,13 +22,16 @@ class CutOff:
 class FakeOpenAI:
     """Scripted chat completions: each request pops the next reply (text, a function of the request returning
     text, a cut-off stream, an HTTP status, or a delay in seconds). ``formats``: the ``response_format`` types it
-    takes; a request asking for another is refused with 400 before any reply is used, as llama-cpp-python
-    refuses ``json_schema``. ``chunk_delay``: seconds between streamed chunks."""
+    takes; a request asking for another is refused with status ``refusal`` before any reply is used
+    (llama-cpp-python refuses ``json_schema`` with 500). ``chunk_delay``: seconds between streamed chunks."""
 
-    def __init__(self, web: WebServer, formats: tuple[str, ...] = JSON_FORMATS, chunk_delay: float = 0.0) -> None:
+    def __init__(
+        self, web: WebServer, formats: tuple[str, ...] = JSON_FORMATS, chunk_delay: float = 0.0, refusal: int = 400
+    ) -> None:
         self.replies: list[str | Callable[[dict], str] | CutOff | int | float] = []
         self.requests: list[dict] = []
         self.formats = formats
+        self.refusal = refusal
         self.chunk_delay = chunk_delay
         web.routes["/v1/chat/completions"] = self._complete
         self.base_url = web.url("/v1")
@@ -38,7 +41,8 @@ class FakeOpenAI:
         self.requests.append(request)
         wanted = (request.get("response_format") or {}).get("type", "text")
         if wanted != "text" and wanted not in self.formats:
-            return 400, "application/json", b'{"error": {"message": "response_format type not supported"}}'
+            message = f"response_format.type: input should be one of {self.formats}"
+            return self.refusal, "application/json", json.dumps({"error": {"message": message}}).encode()
         reply = self.replies.pop(0)
         if callable(reply):
             reply = reply(request)

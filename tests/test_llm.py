@@ -122,12 +122,13 @@ def test_a_server_without_json_support_gets_plain_text_with_markers(web: WebServ
 
 
 def test_llama_cpp_style_servers_get_json_object_with_the_schema(web: WebServer, sample_store: Path):
-    llm = FakeOpenAI(web, formats=("json_object",))
+    llm = FakeOpenAI(web, formats=("json_object",), refusal=500)  # llama-cpp-python's status for it
     config = make_config(sample_store, llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted"})
     llm.replies.append(cited("a self-declared government", "self-declared"))
     with Store(config) as store:
         answer, _ = QA(store, config).ask("Who governs Tripoli?", filters=AS_OF)
     assert answer.text == "a self-declared government [1]"
+    assert [r["response_format"]["type"] for r in llm.requests] == ["json_schema", "json_object"]
     assert llm.requests[-1]["response_format"]["schema"]["required"] == ["answer", "sentences"]
 
 
