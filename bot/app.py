@@ -30,6 +30,7 @@ from telegram.ext import (
     filters,
 )
 
+from newsbot.bot.draft import LiveDraft
 from newsbot.bot.render import answer_html, citation_html, sources_html, split_message, text_html
 from newsbot.bot.state import BotState, StoredAnswer
 from newsbot.bot.voice import VoiceQuestions, VoiceRefused
@@ -354,13 +355,26 @@ class NewsBot:
                 heard = f"Heard: «{text_html(question)}»\n\n"
             history = self.state.history(conversation)
             as_of = Filters(as_of=message.date.astimezone(UTC).date().isoformat())  # the day it was asked
-            answer, _ = await asyncio.to_thread(self.qa.ask, question, history, as_of)
+            live = LiveDraft(message, heard) if self.qa.llm is not None else None  # an LLM's words as they come
+            on_text = live.update if live is not None else None
+            try:
+                answer, _ = await asyncio.to_thread(self.qa.ask, question, history, as_of, on_text)
+            except Exception:
+                if live is not None:
+                    await live.withdraw()
+                raise
             key = self.state.save(message.chat_id, conversation, question, answer)
+            if live is None:
 
-            async def reply(piece: str, markup: InlineKeyboardMarkup | None) -> Message:
-                return await message.reply_text(piece, reply_markup=markup, do_quote=True)
+                async def reply(piece: str, markup: InlineKeyboardMarkup | None) -> Message:
+                    return await message.reply_text(piece, reply_markup=markup, do_quote=True)
 
-            await self._deliver(reply, heard + answer_html(answer), key, bool(answer.citations))
+                await self._deliver(reply, heard + answer_html(answer), key, bool(answer.citations))
+                return
+            button = InlineKeyboardMarkup([[InlineKeyboardButton("Sources", callback_data=SOURCES_PREFIX + key)]])
+            sent = await live.finish(split_message(heard + answer_html(answer)), button if answer.citations else None)
+            if sent is not None:
+                self.state.attach_message(key, sent.message_id)
 
     async def _deliver(
         self,

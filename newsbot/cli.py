@@ -35,7 +35,7 @@ from newsbot.settings import (
     render_example,
     secrets_status,
 )
-from newsbot.terminal import answer_text, passage_text
+from newsbot.terminal import TerminalDraft, answer_text, passage_text
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
 
@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DATE",
         type=_iso_date,
         help="ask as of this day: later articles are hidden, 'this week' means that week (default: today)",
+    )
+    ask.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="with an LLM, print nothing before the checked answer (by default its unchecked words go to stderr)",
     )
     ask.set_defaults(handler=_ask)
 
@@ -288,7 +293,10 @@ def _ask(args: argparse.Namespace, config: Settings) -> int:
     with Store(config) as store:
         qa = QA(store, config)
         filters = Filters(since=args.since, until=args.until, source=args.source, as_of=args.as_of)
-        answer, _ = qa.ask(args.question, filters=filters)
+        draft = TerminalDraft(sys.stderr) if qa.llm is not None and not (args.no_stream or args.json) else None
+        answer, _ = qa.ask(args.question, filters=filters, on_text=draft.update if draft else None)
+        if draft is not None:
+            draft.close()
     if args.json:
         _print_json(answer.as_json())
     else:
@@ -329,7 +337,14 @@ def _eval(args: argparse.Namespace, config: Settings) -> int:
             control = config.answer.max_words if args.baseline else None
             naive = qa.naive_llm if args.naive_llm else None
             evaluate(
-                questions, store, qa.ask, report, baseline_words=control, naive=naive, alternatives=_beside(qa, scope)
+                questions,
+                store,
+                qa.ask,
+                report,
+                baseline_words=control,
+                naive=naive,
+                alternatives=_beside(qa, scope),
+                llm=qa.llm is not None,
             )
         print(f"{path.name}: {len(questions)} questions", file=sys.stderr)
     summary = report.summary()
@@ -350,6 +365,17 @@ def _eval(args: argparse.Namespace, config: Settings) -> int:
             f"{_percent(m['contains_gold_all']):>12}{_percent(m['abstention_rate']):>11}"
             f"{_percent(m['citation_validity']):>14}{m['median_latency_ms']:>11}"
         )
+    for name, m in summary["methods"].items():
+        if m["median_first_words_ms"] is not None:
+            print(
+                f"{name}: first streamed words median {m['median_first_words_ms']} ms, "
+                f"p90 {m['p90_first_words_ms']} ms; whole answer median {m['median_latency_ms']} ms, "
+                f"p90 {m['p90_latency_ms']} ms"
+            )
+    if summary["llm_replies"]:
+        replies = dict(summary["llm_replies"])
+        reasons = ", ".join(f"{reason} {count}" for reason, count in replies.pop("reasons").items()) or "-"
+        print(f"LLM replies: {', '.join(f'{k} {v}' for k, v in replies.items())}; reasons: {reasons}")
     print(f"abstentions ({summary['unanswerable_with_articles']} unanswerable questions have articles):")
     for name, m in summary["methods"].items():
         print(

@@ -26,6 +26,7 @@ from typing import Any
 
 from newsbot.corpus.store import Store
 from newsbot.ingest.formats import InputError, article_from_record
+from newsbot.qa.llm import reply_outcome
 from newsbot.records import Answer, Filters, Passage
 from newsbot.sentences import sentence_spans
 from newsbot.settings import Settings
@@ -57,6 +58,7 @@ class MethodScore:
     citations: int = 0
     citations_valid: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    first_words_ms: list[float] = field(default_factory=list)  # an LLM's first streamed words
 
 
 @dataclass
@@ -69,6 +71,8 @@ class EvalReport:
     hits_stated: dict[int, int] = field(default_factory=lambda: dict.fromkeys(HIT_AT, 0))
     methods: dict[str, MethodScore] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    llm_replies: dict[str, int] = field(default_factory=dict)  # outcome -> replies (with an LLM configured)
+    llm_reasons: dict[str, int] = field(default_factory=dict)  # why replies were trimmed or refused
 
     def summary(self) -> dict[str, Any]:
         def share(count: int, total: int) -> float | None:
@@ -92,11 +96,23 @@ class EvalReport:
                         m.abstained_unanswerable, self.unanswerable_with_articles
                     ),
                     "citation_validity": share(m.citations_valid, m.citations),  # None: it cited nothing
-                    "median_latency_ms": round(statistics.median(m.latencies_ms), 1) if m.latencies_ms else None,
+                    "median_latency_ms": _percentile(m.latencies_ms, 50),
+                    "p90_latency_ms": _percentile(m.latencies_ms, 90),
+                    "median_first_words_ms": _percentile(m.first_words_ms, 50),
+                    "p90_first_words_ms": _percentile(m.first_words_ms, 90),
                 }
                 for name, m in self.methods.items()
             },
+            "llm_replies": {**self.llm_replies, "reasons": self.llm_reasons} if self.llm_replies else None,
         }
+
+
+def _percentile(values: list[float], percent: int) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 1)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[percent - 1], 1)
 
 
 def normalize(text: str) -> str:
@@ -216,10 +232,12 @@ def evaluate(
     baseline_words: int | None = None,
     naive: Callable[[str, Filters | None], Answer] | None = None,
     alternatives: Mapping[str, Callable[..., Answer]] | None = None,
+    llm: bool = False,
 ) -> None:
     """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``naive``, when given, ``QA.naive_llm``;
     ``alternatives``, other answerers scored on the same passages: the offline answer beside an LLM's, the
-    heuristic reader beside the trained one) and add the scores to ``report``. A question with an as-of day is
+    heuristic reader beside the trained one) and add the scores to ``report``; ``llm``: newsbot's answers are an
+    LLM's, and what its checks did with each reply is counted. A question with an as-of day is
     asked as of then, and only articles visible that day count towards its being answerable."""
     stored = {a: store.article(a) for a in store.article_ids()}
     originals = {a: article.text for a, article in stored.items()}
@@ -280,7 +298,16 @@ def evaluate(
             score.citations_valid += valid
             score.citations += total
             score.latencies_ms.append(spent)
+            if "first_words_ms" in result.timings:
+                score.first_words_ms.append(result.timings["first_words_ms"])
             row[name] = {"text": result.text, "contains_gold": hit, "abstained": result.abstained}
+            row[name]["notes"] = result.notes
+        if llm and (checked := reply_outcome(answer)):
+            outcome, reasons = checked
+            row["llm_reply"] = outcome
+            report.llm_replies[outcome] = report.llm_replies.get(outcome, 0) + 1
+            for reason in dict.fromkeys(reasons):
+                report.llm_reasons[reason] = report.llm_reasons.get(reason, 0) + 1
         report.rows.append(row)
 
 

@@ -190,6 +190,13 @@ class LlmSettings(_Section):
     timeout: float = Field(30.0, gt=0, description="seconds; on timeout or error the offline answer is given")
     temperature: float = Field(0.0, ge=0, le=2)
     max_tokens: int = Field(400, ge=16)
+    response_format: Literal["json_schema", "json_object", "text"] = Field(
+        "json_schema",
+        description="how the reply's JSON is asked for: json_schema (OpenAI, vLLM, Ollama), json_object with a "
+        "schema (llama-cpp-python), text (the prompt alone); a server that refuses one is asked the next way",
+    )
+    sentences: int = Field(6, ge=1, le=50, description="best-ranked sentences given to the model")
+    context: int = Field(1, ge=0, le=5, description="sentences either side of each given with it")
 
 
 class TelegramSettings(_Section):

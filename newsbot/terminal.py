@@ -5,7 +5,7 @@ characters, or by another program, must not drive the terminal."""
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import Any, TextIO
 
 from newsbot.records import Answer
 from newsbot.text import strip_controls
@@ -30,6 +30,31 @@ def _answer_lines(answer: Answer) -> str:
     for note in answer.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+class TerminalDraft:
+    """An LLM's unchecked answer written to ``stream`` as it arrives, on a line marked as unchecked (the checked
+    answer, which may differ, is printed after it); ``close`` ends the line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = ""
+
+    def update(self, text: str) -> None:
+        text = strip_controls(" ".join(text.split()))
+        if self.shown and text.startswith(self.shown):
+            self._write(text[len(self.shown) :])
+        else:  # the first words, or the text so far changed behind what was shown: start a line again
+            self._write(("\n" if self.shown else "") + f"unchecked: {text}")
+        self.shown = text
+
+    def close(self) -> None:
+        if self.shown:
+            self._write("\n")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
 
 
 def passage_text(view: dict[str, Any], *, highlight: bool) -> str:

@@ -16,7 +16,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from newsbot.corpus.store import Store
 from newsbot.qa.extractive import ExtractiveAnswerer
-from newsbot.qa.llm import LlmAnswerer
+from newsbot.qa.llm import LlmAnswerer, OnText
 from newsbot.qa.recency import age_days, month_year, today
 from newsbot.qa.retrieval import HybridRetriever
 from newsbot.records import Answer, Filters, Passage
@@ -59,11 +59,16 @@ class QA:
         return self._prepare | RunnableLambda(self._answer, name="answer")
 
     def ask(
-        self, question: str, history: Sequence[dict[str, str]] = (), filters: Filters | None = None
+        self,
+        question: str,
+        history: Sequence[dict[str, str]] = (),
+        filters: Filters | None = None,
+        on_text: OnText | None = None,
     ) -> tuple[Answer, list[Passage]]:
-        """The chain's steps, returning the retrieved passages beside the answer."""
+        """The chain's steps, returning the retrieved passages beside the answer. With an LLM, ``on_text`` gets
+        its unchecked answer so far as it streams in (the answer returned is the checked one)."""
         state = self._prepare.invoke({"question": question, "history": list(history), "filters": filters})
-        return self._answer(state), state["passages"]
+        return self._answer({**state, "on_text": on_text}), state["passages"]
 
     def naive_llm(self, question: str, filters: Filters | None = None) -> Answer:
         """The naive pipeline the issue measured, for eval's comparison: the nearest chunks by embedding alone,
@@ -89,13 +94,19 @@ class QA:
 
     def _answer(self, state: dict[str, Any]) -> Answer:
         as_of = state["filters"].as_of
-        answer = self.answerer.answer(state["question"], state["passages"], as_of)
+        if self.llm is not None:
+            answer = self.llm.answer(state["question"], state["passages"], as_of, state.get("on_text"))
+        else:
+            answer = self.extractive.answer(state["question"], state["passages"], as_of)
         answer.query = state["query"]
         answer.as_of = as_of
         newest = max((c.published for c in answer.citations if c.published), default=None)  # of what it quotes
         age = age_days(newest, as_of)
         if not answer.abstained and age is not None and age > self.stale_after:
             answer.notes.append(f"the newest stored report on this is from {month_year(newest)}")
-        answer.timings["retrieve_ms"] = round((state["retrieved"] - state["started"]) * 1000, 1)
+        timings = answer.timings
+        timings["retrieve_ms"] = round((state["retrieved"] - state["started"]) * 1000, 1)
+        if "first_words_ms" in timings:  # from the question, like total_ms
+            timings["first_words_ms"] = round(timings["first_words_ms"] + timings["retrieve_ms"], 1)
         answer.timings["total_ms"] = round((time.perf_counter() - state["started"]) * 1000, 1)
         return answer

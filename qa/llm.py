@@ -1,52 +1,71 @@
 """The LLM answerer: any chat model LangChain can build (an OpenAI-compatible endpoint such as OpenAI, Ollama,
 vLLM or llama.cpp's server, or another provider's integration package), checked.
 
-The model sees the retrieved passages fenced as data and must cite them as [n]. Its reply is never trusted
-as is: every [n] must name a passage that was given, every cited sentence must be supported by its passage
-(shared key terms, or embedding similarity to one of the passage's sentences), and uncited sentences are
-dropped. What is removed is listed in the answer's notes. Errors, timeouts and unusable replies fall back to
-the offline answerer, with a note, never an exception.
+The model is given the offline ranking's best sentences, numbered (qa/evidence.py), with the day the question
+is asked as of and which report is newest, and replies ``{"answer": ..., "sentences": [n, ...]}`` (asked for
+with ``response_format`` where the server takes it; plain text whose sentences end in ``[n]`` is read too). Its
+reply streams in, and is never trusted as is: every number must name a sentence it was given, every claim must
+be supported by the sentences it cites (most of its key terms, and the terms it adds to the question, are
+theirs, or it is a close paraphrase; its numbers appear in them), and uncited claims are dropped. Citations are
+the cited sentences' exact article offsets. What is removed is listed in the answer's notes. Errors, timeouts,
+a stream cut off and unusable replies fall back to the offline answerer, with a note, never an exception.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from newsbot.corpus.store import Store
+from newsbot.qa.evidence import Numbered, evidence
 from newsbot.qa.extractive import ExtractiveAnswerer, abstain
 from newsbot.qa.prompts import (
+    ANSWER_SCHEMA,
     ANSWER_SYSTEM,
     NAIVE_SYSTEM,
     NOT_ANSWERED,
     REWRITE_SYSTEM,
-    answer_user_message,
+    evidence_message,
     naive_user_message,
     rewrite_user_message,
 )
+from newsbot.qa.reply import MARKER, Claim, answer_so_far, claims
 from newsbot.records import Answer, Citation, Passage, citation_for
-from newsbot.sentences import sentence_spans
 from newsbot.settings import LlmSettings, SettingsError
 from newsbot.text import stemmed_terms, stemmed_words
 
 OPENAI_HOST = "api.openai.com"
-_MARKER = re.compile(r"\s*\[(\d+)\]")
-LEXICAL_SUPPORT = 0.5
-EMBEDDING_SUPPORT = 0.7
+LEXICAL_SUPPORT = 0.5  # share of a claim's key terms, and of those it adds to the question, its sentences hold
+EMBEDDING_SUPPORT = 0.7  # or its cosine similarity to one of them (a paraphrase)
+FORMATS = ("json_schema", "json_object", "text")
+REFUSED = (400, 422)  # how servers refuse a request field they do not take
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_PARTIAL_MARKER = re.compile(r"\s*\[\d*$")
+OnText = Callable[[str], None]
+OFFLINE = "answered offline"
+LLM_READER = "llm:"  # an answer's reader when the model's reply was kept: llm:<model>
+NO_ANSWER = "the LLM found no answer in the passages"
+# What each note says went wrong, for eval's count of the reasons replies were trimmed or refused.
+REASONS = {
+    "LLM unavailable": "unavailable",
+    "LLM reply was empty": "empty reply",
+    "LLM reply was malformed": "malformed reply",
+    "removed an uncited claim": "uncited claim",
+    "no such sentence was given": "cited a sentence not given",
+    "do not support": "claim not supported by its sentences",
+}
 
 
-@dataclass(frozen=True)
-class Support:
-    passage: Passage
-    start: int
-    end: int
+class CutOff(RuntimeError):
+    """The reply stopped arriving before the server said it was complete."""
 
 
 def token_limit(config: LlmSettings) -> dict[str, Any]:
@@ -86,6 +105,8 @@ class LlmAnswerer:
         self.fallback = fallback
         self.config = config
         self.model = chat_model(config)
+        # Only OpenAI-compatible endpoints take response_format; a refusal moves on to the next way, for good.
+        self.format = config.response_format if config.provider == "openai" else "text"
 
     def rewrite(self, question: str, history: list[dict[str, str]], fallback: str) -> str:
         """A standalone query from the conversation; the deterministic rewrite when the LLM fails."""
@@ -95,24 +116,34 @@ class LlmAnswerer:
             return fallback
         return reply.strip().splitlines()[0].strip() if reply.strip() else fallback
 
-    def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:
-        if not passages:
+    def answer(
+        self, question: str, passages: list[Passage], as_of: str | None = None, on_text: OnText | None = None
+    ) -> Answer:
+        """The checked answer; ``on_text`` gets the unchecked answer so far each time more of it arrives."""
+        started = time.perf_counter()
+        ranked = self.fallback.rank(question, passages, as_of)
+        given = evidence(ranked, self.config.sentences, self.config.context)
+        if not given:
             return self.fallback.answer(question, passages, as_of)
+        messages = [SystemMessage(ANSWER_SYSTEM), HumanMessage(evidence_message(question, given, as_of))]
+        timings: dict[str, float] = {}
         try:
-            reply = self._complete(ANSWER_SYSTEM, answer_user_message(question, passages))
+            reply = self._stream(messages, on_text, started, timings)
         except Exception as exc:
             reason = " ".join(str(exc).split())[:160]
             return self._offline(
-                question, passages, as_of, f"LLM unavailable ({type(exc).__name__}: {reason}); answered offline"
+                question, passages, as_of, f"LLM unavailable ({type(exc).__name__}: {reason}); {OFFLINE}"
             )
         if not reply.strip():
-            return self._offline(question, passages, as_of, "LLM reply was empty; answered offline")
+            return self._offline(question, passages, as_of, f"LLM reply was empty; {OFFLINE}")
         if NOT_ANSWERED in reply:
-            answer = abstain(self.fallback.rank(question, passages, as_of))
+            answer = abstain(ranked)
             answer.reader = self.fallback.version
-            answer.notes.append("the LLM found no answer in the passages")
-            return answer
-        return self._checked(question, reply, passages, as_of)
+            answer.notes.append(NO_ANSWER)
+        else:
+            answer = self._checked(question, reply, given, passages, as_of)
+        answer.timings |= timings
+        return answer
 
     def naive(self, question: str, passages: list[Passage]) -> Answer:
         """The model's reply as is, from a plain prompt: the naive pipeline eval compares newsbot with. No
@@ -129,65 +160,150 @@ class LlmAnswerer:
             raise TypeError("reply content is not text")
         return message.content
 
-    def _offline(self, question: str, passages: list[Passage], as_of: str | None, note: str) -> Answer:
+    def _stream(
+        self, messages: list[BaseMessage], on_text: OnText | None, started: float, timings: dict[str, float]
+    ) -> str:
+        """The whole reply, streamed; asked for as JSON the way ``self.format`` says, and the next way when the
+        server refuses that. ``timings`` gets ``first_words_ms`` (the first answer text, from ``started``) and
+        ``llm_ms`` (the request that answered, whole)."""
+        while True:
+            requested = time.perf_counter()
+            try:
+                reply = self._stream_once(messages, on_text, started, timings)
+            except Exception as exc:
+                if self.format == "text" or not _refuses_format(exc):
+                    raise
+                self.format = FORMATS[FORMATS.index(self.format) + 1]
+                continue
+            timings["llm_ms"] = round((time.perf_counter() - requested) * 1000, 1)
+            return reply
+
+    def _stream_once(
+        self, messages: list[BaseMessage], on_text: OnText | None, started: float, timings: dict[str, float]
+    ) -> str:
+        reply, shown, finished = "", "", False
+        requested = time.perf_counter()
+        for chunk in self.model.stream(messages, **self._format_options()):
+            if not isinstance(chunk.content, str):
+                raise TypeError("reply content is not text")
+            reply += chunk.content
+            finished = finished or bool(chunk.response_metadata.get("finish_reason"))
+            if time.perf_counter() - requested > self.config.timeout:
+                raise TimeoutError(f"the reply took longer than llm.timeout ({self.config.timeout:g} s)")
+            text = _PARTIAL_MARKER.sub("", MARKER.sub("", answer_so_far(reply))).strip()
+            if text and text != shown:
+                timings.setdefault("first_words_ms", round((time.perf_counter() - started) * 1000, 1))
+                shown = text
+                if on_text is not None:
+                    on_text(text)
+        if not finished and self.config.provider == "openai":
+            raise CutOff("the reply stopped before the server finished it")
+        return reply
+
+    def _format_options(self) -> dict[str, Any]:
+        """``response_format`` rides in ``extra_body`` (LangChain would switch streams to OpenAI's beta parser),
+        beside ``max_tokens`` where the token limit goes there too."""
+        if self.format == "text":
+            return {}
+        if self.format == "json_schema":
+            schema = {"name": "cited_answer", "strict": True, "schema": ANSWER_SCHEMA}
+            response_format: dict[str, Any] = {"type": "json_schema", "json_schema": schema}
+        else:
+            response_format = {"type": "json_object", "schema": ANSWER_SCHEMA}
+        return {"extra_body": {**token_limit(self.config).get("extra_body", {}), "response_format": response_format}}
+
+    def _offline(self, question: str, passages: list[Passage], as_of: str | None, *notes: str) -> Answer:
         answer = self.fallback.answer(question, passages, as_of)
-        answer.notes.append(note)
+        answer.notes.extend(notes)
         return answer
 
-    def _checked(self, question: str, reply: str, passages: list[Passage], as_of: str | None) -> Answer:
+    def _checked(
+        self, question: str, reply: str, given: list[Numbered], passages: list[Passage], as_of: str | None
+    ) -> Answer:
+        try:
+            found = claims(reply)
+        except ValueError as exc:
+            return self._offline(question, passages, as_of, f"LLM reply was malformed ({exc}); {OFFLINE}")
         notes: list[str] = []
         kept: list[str] = []
         citations: list[Citation] = []
-        numbering: dict[tuple[str, int, int], int] = {}
-        for start, end in sentence_spans(reply):
-            sentence = reply[start:end]
-            claim = _MARKER.sub("", sentence).strip()
-            markers = [int(n) for n in _MARKER.findall(sentence)]
-            if not markers:
-                notes.append(f"removed an uncited claim: {claim!r}")
+        numbering: dict[int, int] = {}  # given sentence -> citation number
+        for claim in found:
+            supporting = self._supporting(question, claim, given, notes)
+            if not supporting:
                 continue
-            refs = []
-            for n in dict.fromkeys(markers):
-                if not 1 <= n <= len(passages):
-                    notes.append(f"removed citation [{n}]: no such passage was given")
-                    continue
-                support = self._support(claim, passages[n - 1])
-                if support is None:
-                    notes.append(f"removed citation [{n}]: passage {n} does not support {claim!r}")
-                    continue
-                key = (support.passage.chunk_id, support.start, support.end)
-                if key not in numbering:
-                    numbering[key] = len(citations) + 1
-                    citations.append(citation_for(numbering[key], support.passage, support.start, support.end))
-                refs.append(numbering[key])
-            if refs:
-                body = claim.rstrip().rstrip(".!?")
-                kept.append(f"{body} {''.join(f'[{r}]' for r in refs)}{claim.rstrip()[len(body) :]}")
-            else:
-                notes.append(f"removed a claim with no supported citation: {claim!r}")
-        if not kept:
-            return self._offline(
-                question, passages, as_of, "no claim of the LLM's reply was supported; answered offline"
-            )
-        reader = f"llm:{self.config.model or self.config.provider}"
+            for s in supporting:
+                if s.n not in numbering:
+                    numbering[s.n] = len(citations) + 1
+                    citations.append(citation_for(numbering[s.n], s.passage, s.start, s.end))
+            refs = "".join(f"[{numbering[s.n]}]" for s in supporting)
+            body = claim.text.rstrip().rstrip(".!?")
+            kept.append(f"{body} {refs}{claim.text.rstrip()[len(body) :]}")
+        if not kept:  # what was removed, and why, stays in the notes
+            notes.append(f"no claim of the LLM's reply was supported; {OFFLINE}")
+            return self._offline(question, passages, as_of, *notes)
+        reader = f"{LLM_READER}{self.config.model or self.config.provider}"
         return Answer(text=" ".join(kept), abstained=False, citations=citations, notes=notes, reader=reader)
 
-    def _support(self, claim: str, passage: Passage) -> Support | None:
-        """The passage sentence that best supports ``claim``, if any does."""
-        spans = sentence_spans(passage.text) or [(0, len(passage.text))]
-        sentences = [passage.text[s:e] for s, e in spans]
-        claim_terms = stemmed_terms(claim)
-        if not claim_terms:
-            return None
-        *sentence_words, passage_words = stemmed_words([*sentences, passage.text])
-        coverage = [len(claim_terms & words) / len(claim_terms) for words in sentence_words]
-        best = max(range(len(sentences)), key=coverage.__getitem__)
-        whole = len(claim_terms & passage_words) / len(claim_terms)
-        if whole < LEXICAL_SUPPORT:
-            vectors = self.store.encode([claim, *sentences])
-            similarity = vectors[1:] @ vectors[0]
-            best = int(similarity.argmax())
-            if float(similarity[best]) < EMBEDDING_SUPPORT:
-                return None
-        start, end = spans[best]
-        return Support(passage, passage.start + start, passage.start + end)
+    def _supporting(self, question: str, claim: Claim, given: list[Numbered], notes: list[str]) -> list[Numbered]:
+        """The given sentences the claim cites that support it (none when it is unsupported), noting why."""
+        if not claim.cited:
+            notes.append(f"removed an uncited claim: {claim.text!r}")
+            return []
+        cited = []
+        for n in claim.cited:
+            if 1 <= n <= len(given):
+                cited.append(given[n - 1])
+            else:
+                notes.append(f"removed citation [{n}]: no such sentence was given")
+        terms = stemmed_terms(claim.text)
+        if cited and terms:
+            words = stemmed_words([s.text for s in cited])
+            relevant = [s for s, w in zip(cited, words, strict=True) if terms & w]
+            for sentence in cited:
+                if sentence not in relevant:
+                    notes.append(f"removed citation [{sentence.n}]: sentence {sentence.n} does not support it")
+            if relevant and self._supports(question, claim.text, terms, relevant):
+                return relevant
+        cites = "".join(f"[{n}]" for n in claim.cited)
+        notes.append(f"removed a claim its sentences do not support: {claim.text!r} {cites}")
+        return []
+
+    def _supports(self, question: str, claim: str, terms: set[str], sentences: Sequence[Numbered]) -> bool:
+        """Whether ``sentences`` state ``claim``: every number of it is theirs, and most of its key terms and of
+        the terms it adds to the question are theirs, or it paraphrases one of them closely."""
+        text = " ".join(s.text for s in sentences)
+        if not {_digits(n) for n in _NUMBER.findall(claim)} <= {_digits(n) for n in _NUMBER.findall(text)}:
+            return False
+        (held,) = stemmed_words([text])
+        added = terms - stemmed_terms(question)
+        if added and len(added & held) / len(added) < LEXICAL_SUPPORT:
+            return False
+        if len(terms & held) / len(terms) >= LEXICAL_SUPPORT:
+            return True
+        vectors = self.store.encode([claim, *(s.text for s in sentences)])
+        return float((vectors[1:] @ vectors[0]).max()) >= EMBEDDING_SUPPORT
+
+
+def _refuses_format(exc: Exception) -> bool:
+    """Whether the server refused the request's ``response_format``: 400 or 422, or any error status whose
+    message names it (llama-cpp-python answers 500 to a ``json_schema`` it cannot validate)."""
+    status = getattr(exc, "status_code", None)
+    return status in REFUSED or (status is not None and "response_format" in str(exc))
+
+
+def _digits(number: str) -> str:
+    return number.replace(",", "")
+
+
+def reply_outcome(answer: Answer) -> tuple[str, list[str]] | None:
+    """What the checks did with the LLM's reply behind ``answer``: ``accepted`` whole, ``trimmed``, ``refused``
+    (the offline answer given) or ``no answer``, with the reasons its notes give; None when no model was asked."""
+    reasons = [reason for note in answer.notes for key, reason in REASONS.items() if key in note]
+    if any(note.endswith(OFFLINE) for note in answer.notes):
+        return "refused", reasons
+    if NO_ANSWER in answer.notes:
+        return "no answer", reasons
+    if not answer.reader.startswith(LLM_READER):
+        return None
+    return ("trimmed" if reasons else "accepted"), reasons

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -64,13 +64,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-Reply = tuple[int, str, bytes]
+Reply = tuple[int, str, bytes | Iterable[bytes]]
 Route = Reply | Callable[[bytes], Reply]
 
 
 class WebServer:
     """A real HTTP server on 127.0.0.1 serving scripted routes: ``routes[path]`` is ``(status, type, body)``
-    or a function of the request body returning one (it may sleep, to play a slow server)."""
+    or a function of the request body returning one (it may sleep, to play a slow server). A body that is not
+    bytes is an iterable of pieces, streamed (HTTP/1.0: the response ends when the connection closes)."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
@@ -92,9 +93,15 @@ class WebServer:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", kind)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
+                    if isinstance(body, bytes):
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body)
+                        return
+                    self.end_headers()  # a stream: its pieces as they come, the end when the connection closes
+                    for piece in body:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first (timeout tests)
 

@@ -172,7 +172,10 @@ class FakeTelegram:
         return message
 
     async def _editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
-        return await self._sendMessage(params)
+        """The edited message keeps its id."""
+        message = await self._sendMessage(params)
+        self._next_message -= 1
+        return {**message, "message_id": int(params["message_id"]), "edit_date": int(time.time())}
 
     async def _getFile(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = params["file_id"]

@@ -17,7 +17,7 @@ from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from newsbot.links import PassageLinks
 from tests.conftest import SAMPLES, ChromaServer, WebServer, assert_consistent, free_port, make_config
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, cited, sentence_number
 from tests.fake_telegram import BOT_USER, FakeTelegram
 from tests.feed_server import FeedServer, Page, article_page, rss
 from tests.test_cli import newsbot_env, run
@@ -393,15 +393,62 @@ async def test_a_slow_question_does_not_hold_up_another_chat(
     shared_store: Path, telegram: FakeTelegram, tmp_path: Path, web: WebServer
 ):
     llm = FakeOpenAI(web)
-    llm.replies.extend([2.5, "Libya Dawn took over the capital [1]."])  # the first question's answer is slow
+    llm.replies.extend([2.5, cited("Libya Dawn", "Libya Dawn")])  # the first question's answer is slow
     settings = {"llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "timeout": 10}}
     async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", config_sections=settings):
         await telegram.send(telegram.chat(USER), USER, "Who controls Derna?")
         await llm_requests(llm, 1)
         await telegram.send(telegram.chat(ADMIN), ADMIN, "Who took over the capital?")
-        first, second = await telegram.wait_for("sendMessage", 2)
-        assert str(first["chat_id"]) == str(ADMIN) and "Libya Dawn" in first["text"]
+        first = await with_sources(telegram)
+        assert str(first["chat_id"]) == str(ADMIN) and first["text"].startswith("Libya Dawn [1]")
+        second = await with_sources(telegram, 2)
         assert str(second["chat_id"]) == str(USER)
+
+
+async def with_sources(fake: FakeTelegram, count: int = 1, timeout: float = 60) -> dict:
+    """The ``count``th message sent or edited with the Sources button (an answer's last), once it has come."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = [p for p in answer_messages(fake) if has_sources(p)]
+        if len(done) >= count:
+            return done[count - 1]
+        assert time.monotonic() < deadline, f"{len(done)} answers with a Sources button, expected {count}"
+        await asyncio.sleep(0.02)
+
+
+def answer_messages(fake: FakeTelegram) -> list[dict]:
+    """Every message the bot sent or edited, in order."""
+    return [call.params for call in fake.calls if call.method in ("sendMessage", "editMessageText")]
+
+
+def has_sources(params: dict) -> bool:
+    rows = (params.get("reply_markup") or {}).get("inline_keyboard") or [[{}]]
+    return rows[0][0].get("text") == "Sources"
+
+
+async def test_an_llm_answer_streams_into_a_draft_edited_into_the_checked_answer_with_sources(
+    shared_store: Path, telegram: FakeTelegram, tmp_path: Path, web: WebServer
+):
+    llm = FakeOpenAI(web, chunk_delay=0.1)
+    claim = "Libya Dawn, a coalition of former rebel units and Islamist-leaning brigades"
+    llm.replies.append(cited(claim, "Libya Dawn"))
+    settings = {"llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "timeout": 10}}
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", config_sections=settings) as newsbot:
+        chat = telegram.chat(USER)
+        question = await telegram.send(chat, USER, "Who seized the capital?")
+        final = await with_sources(telegram)
+        (draft,) = telegram.requests("sendMessage")  # the first words, in reply to the question
+        assert draft["reply_parameters"]["message_id"] == question["message_id"] and not draft.get("reply_markup")
+        assert draft["text"].startswith("<i>Unchecked draft") and "Libya" in draft["text"]
+        edits = telegram.requests("editMessageText")
+        assert final is edits[-1] and final["text"].startswith(f"{claim} [1]\n")  # checked, the mark gone
+        assert all(e["text"].startswith("<i>Unchecked draft") for e in edits[:-1])
+        stored = newsbot.state.latest(USER)
+        assert {int(e["message_id"]) for e in edits} == {stored.message_id}  # one message, edited
+        answer_message = {"message_id": stored.message_id, "date": 0, "chat": chat, "from": BOT_USER}
+        await telegram.press(USER, answer_message, final["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+        sources = (await telegram.wait_for("sendMessage", 2))[1]
+        assert "Libya Dawn, a coalition of former rebel units" in sources["text"]
 
 
 async def llm_requests(llm: FakeOpenAI, count: int) -> None:
@@ -432,14 +479,20 @@ async def test_a_long_answer_is_split_at_paragraphs_with_the_button_on_the_last_
     shared_store: Path, telegram: FakeTelegram, tmp_path: Path, web: WebServer
 ):
     llm = FakeOpenAI(web)
-    claim = "Tripoli is governed by a second, self-declared government [1]."
-    llm.replies.append("\n\n".join(" ".join([claim] * 8) for _ in range(15)))
+    claim = "Tripoli is governed by a second, self-declared government [{}]."
+    llm.replies.append(
+        lambda request: "\n\n".join(
+            " ".join([claim.format(sentence_number(request, "self-declared"))] * 8) for _ in range(15)
+        )
+    )
     settings = {"llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "timeout": 10}}
     async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", config_sections=settings):
         await telegram.send(telegram.chat(USER), USER, "Who governs Tripoli?")
-        pieces = await telegram.wait_for("sendMessage", 2)
-        assert all(len(p["text"]) <= 4096 for p in pieces)
-        assert not pieces[0].get("reply_markup") and pieces[-1]["reply_markup"]["inline_keyboard"]
+        last = await with_sources(telegram)
+        pieces = answer_messages(telegram)
+        checked = pieces[pieces.index(last) - 1 :]  # the draft edited into the first piece, then the second
+        assert all(len(p["text"]) <= 4096 for p in pieces) and len(checked) == 2
+        assert checked[0]["text"].startswith("Tripoli is governed") and not checked[0].get("reply_markup")
 
 
 async def test_webhook_mode_takes_updates_that_carry_the_secret_only(

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from newsbot.corpus.store import Store
-from tests.conftest import ROOT, SAMPLES, assert_consistent, make_config
+from tests.conftest import ROOT, SAMPLES, WebServer, assert_consistent, make_config
+from tests.fake_openai import FakeOpenAI, cited
 
 pytestmark = pytest.mark.e2e
 
@@ -189,3 +190,22 @@ def test_the_bot_without_a_token_exits_with_a_clear_message(tmp_path: Path):
     done = run("bot", env=env)
     assert done.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is not set" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ask_with_an_llm_streams_its_unchecked_words_then_prints_the_checked_answer(tmp_path: Path, web: WebServer):
+    llm = FakeOpenAI(web)
+    env = newsbot_env(
+        tmp_path / "store",
+        NEWSBOT_LLM__PROVIDER="openai",
+        NEWSBOT_LLM__BASE_URL=llm.base_url,
+        NEWSBOT_LLM__MODEL="scripted",
+    )
+    assert run("ingest", str(SAMPLES / "libya"), env=env).returncode == 0
+    question = ("ask", "Who governs Tripoli?", "--as-of", "2015-06-20")
+    llm.replies.extend([cited("a second, self-declared government", "self-declared")] * 2)
+    streamed = run(*question, env=env)
+    assert streamed.returncode == 0, streamed.stderr
+    assert "unchecked: a second, self-declared government\n" in streamed.stderr
+    assert streamed.stdout.startswith("a second, self-declared government [1]\n\nSources:\n[1] ")
+    quiet = run(*question, "--no-stream", env=env)
+    assert quiet.stdout == streamed.stdout and "unchecked" not in quiet.stderr

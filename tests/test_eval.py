@@ -64,6 +64,9 @@ def test_eval_scores_a_naive_llm_pipeline_beside_newsbot(tmp_path: Path, web: We
     assert set(methods) == {"newsbot", "newsbot offline", "heuristic reader", "naive LLM"}  # beside the LLM's
     assert methods["newsbot"]["contains_gold_answerable"] >= 7 / 9  # every LLM call failed: the offline fallback
     assert methods["newsbot offline"]["contains_gold_answerable"] == methods["newsbot"]["contains_gold_answerable"]
+    assert report["summary"]["llm_replies"] == {"refused": questions, "reasons": {"unavailable": questions}}
+    assert report["questions"][0]["llm_reply"] == "refused"
+    assert report["questions"][0]["newsbot"]["notes"][0].startswith("LLM unavailable (OpenAIAPIError: Error code: 500")
     prompts = [
         r["messages"][-1]["content"] for r in llm.requests if r["messages"][-1]["content"].startswith("Context:")
     ]

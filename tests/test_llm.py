@@ -1,5 +1,6 @@
 """The LLM answerer against a real HTTP server on 127.0.0.1 speaking the OpenAI chat completions API."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from newsbot.qa.llm import chat_model, token_limit
 from newsbot.records import Filters
 from newsbot.settings import LlmSettings, Settings, SettingsError
 from tests.conftest import SAMPLES, WebServer, make_config
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import CutOff, FakeOpenAI, cited, sentence_number
 
 pytestmark = pytest.mark.e2e
 
@@ -40,24 +41,106 @@ def qa(sample_store: Path, llm: FakeOpenAI) -> Iterator[QA]:
         yield QA(store, config)
 
 
-def given_passages(llm: FakeOpenAI) -> str:
+GOVERNMENT = "Tripoli is governed by a second, self-declared government."
+AS_OF = Filters(as_of="2015-06-20")
+
+
+def prompt(llm: FakeOpenAI) -> str:
     return llm.requests[-1]["messages"][-1]["content"]
 
 
-def test_a_good_cited_answer_is_kept_with_exact_quotes(qa: QA, llm: FakeOpenAI):
-    llm.replies.append(
-        "Tripoli is governed by a self-declared government [1]. Libya Dawn took the capital in 2014 [1]."
-    )
-    answer, passages = qa.ask("Who governs Tripoli?", filters=Filters(as_of="2015-06-20"))
-    assert '<passage n="1"' in given_passages(llm) and passages[0].text in given_passages(llm).replace("\u2039", "<")
-    assert not answer.abstained and answer.notes == []  # nothing removed, and its reports are days old
-    assert answer.text == (
-        "Tripoli is governed by a self-declared government [1]. Libya Dawn took the capital in 2014 [2]."
-    )
-    assert citations_valid(answer, qa.store) == (len(answer.citations), len(answer.citations)) != (0, 0)
-    assert "self-declared" in answer.citations[0].quote
+def test_a_json_reply_is_kept_with_exact_quotes_and_streamed(qa: QA, llm: FakeOpenAI):
+    llm.replies.append(cited("a second, self-declared government", "self-declared"))
+    drafts: list[str] = []
+    answer, _ = qa.ask("Who governs Tripoli?", filters=AS_OF, on_text=drafts.append)
+    assert not answer.abstained and answer.notes == [] and answer.reader == "llm:scripted"
+    assert answer.text == "a second, self-declared government [1]"
+    assert [c.quote for c in answer.citations] == [GOVERNMENT]
+    assert citations_valid(answer, qa.store) == (1, 1)
+    # the unchecked answer arrived piece by piece, never as raw JSON
+    assert len(drafts) > 1 and drafts[-1] == "a second, self-declared government" and "{" not in "".join(drafts)
+    assert answer.timings["first_words_ms"] <= answer.timings["total_ms"]
+    request = llm.requests[-1]
+    assert request["stream"] is True and request["response_format"]["type"] == "json_schema"
     # a local server is bounded by the name it knows; llama-cpp-python ignores OpenAI's max_completion_tokens
-    assert llm.requests[-1]["max_tokens"] == 400 and "max_completion_tokens" not in llm.requests[-1]
+    assert request["max_tokens"] == 400 and "max_completion_tokens" not in request
+
+
+def test_the_prompt_numbers_a_few_sentences_and_says_the_day_and_the_newest_report(qa: QA, llm: FakeOpenAI):
+    llm.replies.append(cited("a second, self-declared government", "self-declared"))
+    _, passages = qa.ask("Who governs Tripoli?", filters=AS_OF)
+    given = prompt(llm)
+    assert given.startswith("Today is 2015-06-20.")
+    numbered = [line for line in given.splitlines() if line.startswith("[")]
+    assert f"] {GOVERNMENT}" in given and len(numbered) <= 6 * 3
+    assert len(given) < sum(len(p.text) for p in passages)  # less than the passages retrieved
+    newest = next(line for line in given.splitlines() if line.startswith("<report") and " newest " in line)
+    assert 'published="2015-06-15"' in newest and given.index(newest) < given.index('published="2015-06-14"')
+
+
+def test_a_citation_of_a_sentence_that_was_not_given_is_removed(qa: QA, llm: FakeOpenAI):
+    llm.replies.append(
+        lambda request: json.dumps(
+            {"answer": "a self-declared government", "sentences": [sentence_number(request, "self-declared"), 42]}
+        )
+    )
+    answer, _ = qa.ask("Who governs Tripoli?", filters=AS_OF)
+    assert answer.text == "a self-declared government [1]" and [c.quote for c in answer.citations] == [GOVERNMENT]
+    assert any("[42]" in note and "no such sentence was given" in note for note in answer.notes)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        cited("Tripoli is governed by Khalifa Haftar", "self-declared"),  # a name its sentence does not hold
+        cited("Libya Dawn seized the capital in 2015", "Libya Dawn"),  # the sentence says 2014
+        cited("a self-declared government", "Nepal"),  # a real sentence about something else
+    ],
+)
+def test_an_answer_its_cited_sentences_do_not_support_falls_back(qa: QA, llm: FakeOpenAI, reply):
+    llm.replies.append(reply)
+    answer, _ = qa.ask("Who governs Tripoli?", filters=AS_OF)
+    assert any("do not support" in note or "does not support" in note for note in answer.notes), answer.notes
+    assert answer.notes[-1] == "no claim of the LLM's reply was supported; answered offline"
+    assert answer.reader != "llm:scripted" and "self-declared" in answer.text  # the offline answer
+
+
+def test_a_server_without_json_support_gets_plain_text_with_markers(web: WebServer, sample_store: Path):
+    llm = FakeOpenAI(web, formats=())
+    config = make_config(sample_store, llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted"})
+    marked = "Tripoli is governed by a self-declared government [{}]. It is in Libya."
+    llm.replies.extend([lambda request: marked.format(sentence_number(request, "self-declared"))] * 2)
+    with Store(config) as store:
+        qa = QA(store, config)
+        first, _ = qa.ask("Who governs Tripoli?", filters=AS_OF)
+        second, _ = qa.ask("Who governs Tripoli?", filters=AS_OF)
+        assert citations_valid(first, store)[0] == 1
+    formats = [r.get("response_format", {}).get("type") for r in llm.requests]
+    assert formats == ["json_schema", "json_object", None, None]  # refused twice, then asked plainly for good
+    assert first.text == second.text == "Tripoli is governed by a self-declared government [1]."
+    assert first.notes == ["removed an uncited claim: 'It is in Libya.'"]
+
+
+def test_llama_cpp_style_servers_get_json_object_with_the_schema(web: WebServer, sample_store: Path):
+    llm = FakeOpenAI(web, formats=("json_object",), refusal=500)  # llama-cpp-python's status for it
+    config = make_config(sample_store, llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted"})
+    llm.replies.append(cited("a self-declared government", "self-declared"))
+    with Store(config) as store:
+        answer, _ = QA(store, config).ask("Who governs Tripoli?", filters=AS_OF)
+    assert answer.text == "a self-declared government [1]"
+    assert [r["response_format"]["type"] for r in llm.requests] == ["json_schema", "json_object"]
+    assert llm.requests[-1]["response_format"]["schema"]["required"] == ["answer", "sentences"]
+
+
+def test_a_stream_cut_off_midway_falls_back_to_the_offline_answer(qa: QA, llm: FakeOpenAI):
+    llm.replies.append(CutOff('{"answer": "a second, self-declared gov'))
+    drafts: list[str] = []
+    answer, _ = qa.ask("Who governs Tripoli?", filters=AS_OF, on_text=drafts.append)
+    assert drafts and drafts[-1] == "a second, self-declared gov"  # shown unchecked, then replaced
+    assert answer.notes == [
+        "LLM unavailable (CutOff: the reply stopped before the server finished it); answered offline"
+    ]
+    assert "self-declared" in answer.text and answer.citations and answer.reader != "llm:scripted"
 
 
 def test_openai_itself_gets_its_owntoken_limit_name():
@@ -67,22 +150,18 @@ def test_openai_itself_gets_its_owntoken_limit_name():
     }
 
 
-def test_a_citation_to_a_passage_that_was_not_given_is_removed(qa: QA, llm: FakeOpenAI):
-    llm.replies.append("Tripoli is governed by a self-declared government [1][42].")
-    answer, _ = qa.ask("Who governs Tripoli?")
-    assert "[42]" not in answer.text and "[1]" in answer.text
-    assert any("[42]" in note and "no such passage" in note for note in answer.notes)
-
-
-def test_uncited_and_unsupported_claims_are_dropped(qa: QA, llm: FakeOpenAI):
+def test_uncited_and_unsupported_claims_of_a_plain_reply_are_dropped(qa: QA, llm: FakeOpenAI):
     llm.replies.append(
-        "Tripoli is governed by a self-declared government [1]. The mayor owns three bakeries. "
-        "Pluto has a thick ocean of liquid nitrogen on its surface [1]."
+        lambda request: (
+            f"Tripoli is governed by a self-declared government [{sentence_number(request, 'self-declared')}]. "
+            "The mayor owns three bakeries. "
+            f"Pluto has a thick ocean of liquid nitrogen on its surface [{sentence_number(request, 'self-declared')}]."
+        )
     )
-    answer, _ = qa.ask("Who governs Tripoli?")
+    answer, _ = qa.ask("Who governs Tripoli?", filters=AS_OF)
     assert answer.text == "Tripoli is governed by a self-declared government [1]."
     assert any("uncited claim" in note for note in answer.notes)
-    assert any("does not support" in note for note in answer.notes)
+    assert any("do not support" in note and "Pluto" in note for note in answer.notes)
     assert citations_valid(answer, qa.store)[0] == len(answer.citations) == 1
 
 
@@ -91,6 +170,8 @@ def test_uncited_and_unsupported_claims_are_dropped(qa: QA, llm: FakeOpenAI):
     [
         ("", "empty"),
         ("I think so, maybe.", "no claim"),
+        ('{"answer": "Tripoli is gov', "malformed"),
+        ('{"answer": 7, "sentences": [1]}', "malformed"),
         (500, "scripted failure"),
         (3.0, "timed out"),
     ],
@@ -112,17 +193,20 @@ def test_an_unreachable_endpoint_falls_back(sample_store: Path):
 
 
 def test_not_in_articles_abstains(qa: QA, llm: FakeOpenAI):
-    llm.replies.append("NOT IN ARTICLES")
+    llm.replies.append('{"answer": "NOT IN ARTICLES", "sentences": []}')
     answer, _ = qa.ask("Who won the football match?")
     assert answer.abstained and answer.citations
 
 
 def test_a_follow_up_is_rewritten_by_the_llm(qa: QA, llm: FakeOpenAI):
-    llm.replies.extend(["who backs the government that governs Tripoli", "Libya Dawn took over the capital [1]."])
+    llm.replies.extend(
+        ["who backs the government that governs Tripoli", cited("former Gaddafi army officers", "army officers")]
+    )
     history = [{"question": "Who governs Tripoli?", "answer": "A self-declared government."}]
     answer, _ = qa.ask("and who backs it?", history=history)
     assert answer.query == "who backs the government that governs Tripoli"
     assert "Who governs Tripoli?" in llm.requests[0]["messages"][-1]["content"]
+    assert answer.text == "former Gaddafi army officers [1]" and "backed by" in answer.citations[0].quote
 
 
 @pytest.mark.parametrize("provider", ["nosuch", "ollama"])
