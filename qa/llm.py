@@ -61,6 +61,7 @@ REASONS = {
     "removed an uncited claim": "uncited claim",
     "no such sentence was given": "cited a sentence not given",
     "do not support": "claim not supported by its sentences",
+    "does not support it": "a cited sentence does not support it",
 }
 
 
