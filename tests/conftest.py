@@ -68,7 +68,27 @@ Reply = tuple[int, str, bytes | Iterable[bytes]]
 Route = Reply | Callable[[bytes], Reply]
 
 
-class WebServer:
+class LoopbackServer:
+    """A real HTTP server on 127.0.0.1 (a port the OS picks) serving ``handler`` from a daemon thread: the
+    start and stop that the tests' scripted servers share."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self.base = f"http://{self.host}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class WebServer(LoopbackServer):
     """A real HTTP server on 127.0.0.1 serving scripted routes: ``routes[path]`` is ``(status, type, body)``
     or a function of the request body returning one (it may sleep, to play a slow server). A body that is not
     bytes is an iterable of pieces, streamed (HTTP/1.0: the response ends when the connection closes)."""
@@ -108,18 +128,7 @@ class WebServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -3,10 +3,11 @@ Location), conditional GET answered with 304, slow routes, and a log of every re
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.conftest import LoopbackServer
 
 
 @dataclass
@@ -18,7 +19,7 @@ class Page:
     delay: float = 0.0  # seconds before answering (a server that times out)
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     def __init__(self) -> None:
         self.pages: dict[str, Page] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -52,21 +53,10 @@ class FeedServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.host = f"127.0.0.1:{self.port}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://{self.host}{path}"
+        super().__init__(Handler)
 
     def paths(self) -> list[str]:
         return [path for path, _ in self.requests]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def rss(*items: tuple[str, str, str]) -> bytes:

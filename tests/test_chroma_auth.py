@@ -4,15 +4,14 @@ sent the way `store.chroma.auth_header` says, never appears in any output, and a
 `chroma run` (chromadb 1.x) enforces no authentication itself, so the server here is a real `chroma run`
 behind a token-checking reverse proxy on 127.0.0.1, the way such servers are exposed in practice."""
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import SAMPLES, ChromaServer
+from tests.conftest import SAMPLES, ChromaServer, LoopbackServer
 from tests.test_cli import newsbot_env, run
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +20,7 @@ TOKEN = "chroma-s3cret-token-value"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
-class TokenGate:
+class TokenGate(LoopbackServer):
     """Forwards every request to ``upstream`` when it carries the expected header, else answers 401."""
 
     def __init__(self, upstream: str, header: str, expected: str) -> None:
@@ -54,14 +53,7 @@ class TokenGate:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture(params=["Authorization", "X-Chroma-Token"])
