@@ -35,7 +35,11 @@ SECRETS = (
     "CHROMA_AUTH_TOKEN",
     "NEWSBOT_WEB_SECRET",
     "NEWSBOT_WEB_ADMIN_TOKEN",
+    "NEWSBOT_STORE__POSTGRES__DSN",
+    "DATABASE_URL",
 )
+# The PostgreSQL connection string (it may hold a password): the first of these that is set.
+POSTGRES_DSN_ENV = ("NEWSBOT_STORE__POSTGRES__DSN", "DATABASE_URL")
 EXAMPLE_WIDTH = 110
 
 
@@ -63,6 +67,12 @@ class ChromaSettings(_Section):
 
 
 class StoreSettings(_Section):
+    backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite",
+        description="sqlite: registry, keyword index and journal in a file under store.path (one machine) | "
+        "postgres: in the PostgreSQL server named by NEWSBOT_STORE__POSTGRES__DSN or DATABASE_URL (environment "
+        "only), shared by processes on several machines; needs store.chroma.mode: http",
+    )
     path: Path = Field(
         Path("var/store"),
         description="registry, keyword index and (embedded mode) Chroma vectors; relative to the working folder",
@@ -74,6 +84,15 @@ class StoreSettings(_Section):
         "wrote, to reopen embedded Chroma and see the new vectors",
     )
     chroma: ChromaSettings = ChromaSettings()
+
+    @model_validator(mode="after")
+    def _server_profile(self) -> StoreSettings:
+        if self.backend == "postgres" and self.chroma.mode != "http":
+            raise ValueError(
+                "store.backend: postgres needs store.chroma.mode: http (vectors on a `chroma run` server that every "
+                f"process reaches), not {self.chroma.mode!r}"
+            )
+        return self
 
 
 class EmbeddingSettings(_Section):
@@ -341,7 +360,8 @@ class _Environment(EnvSettingsSource):
         super().__init__(Settings)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {name.lower(): value for name, value in self._environ.items()}
+        secret = {name.lower() for name in SECRETS}
+        return {name.lower(): value for name, value in self._environ.items() if name.lower() not in secret}
 
 
 def config_file(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -377,6 +397,15 @@ def secrets_status(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Whether each secret is set, never its value."""
     environ = os.environ if environ is None else environ
     return {name: "set" if environ.get(name, "").strip() else "not set" for name in SECRETS}
+
+
+def postgres_dsn(environ: Mapping[str, str] | None = None) -> str:
+    """The PostgreSQL connection string of ``store.backend: postgres``, from the environment only."""
+    environ = os.environ if environ is None else environ
+    for name in POSTGRES_DSN_ENV:
+        if environ.get(name, "").strip():
+            return environ[name].strip()
+    raise SettingsError(f"store.backend is postgres, but neither {' nor '.join(POSTGRES_DSN_ENV)} is set")
 
 
 def render_example() -> str:

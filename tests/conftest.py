@@ -23,6 +23,7 @@ from tests.fake_encoder import HashingEncoder
 
 if TYPE_CHECKING:
     from tests.newsbot_serve import Served
+    from tests.postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "examples" / "articles"
@@ -200,6 +201,23 @@ def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (tests take a fresh database each: ``postgres_dsn``)."""
+    from tests.postgres_server import PostgresServer
+
+    server = PostgresServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """The connection string of a new, empty database on the session's PostgreSQL server."""
+    return postgres_server.database()
 
 
 @pytest.fixture(scope="session")

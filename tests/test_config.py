@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from newsbot.settings import Settings, SettingsError, explain_settings, load_settings, render_example
+from newsbot.settings import Settings, SettingsError, explain_settings, load_settings, postgres_dsn, render_example
 from tests.conftest import ROOT
 from tests.test_cli import newsbot_env, run
 
@@ -100,10 +100,12 @@ def test_newsbot_config_prints_origins_and_masks_secrets(tmp_path: Path):
         "TELEGRAM_BOT_TOKEN": "123456:secret-token-value",
         "OPENAI_API_KEY": "sk-very-secret",
         "NEWSBOT_WEB_SECRET": "web-secret-value-0123456789",
+        "NEWSBOT_STORE__POSTGRES__DSN": "postgresql://newsbot:pg-password-value@db.example/newsbot",
     }
     env = newsbot_env(tmp_path / "store", NEWSBOT_RETRIEVAL__K="7", **secrets)
     env.pop("TELEGRAM_WEBHOOK_SECRET", None)
     env.pop("CHROMA_AUTH_TOKEN", None)
+    env.pop("DATABASE_URL", None)
     text = run("config", env=env)
     as_json = run("config", "--json", env=env)
     assert text.returncode == as_json.returncode == 0, text.stderr + as_json.stderr
@@ -119,5 +121,19 @@ def test_newsbot_config_prints_origins_and_masks_secrets(tmp_path: Path):
         "CHROMA_AUTH_TOKEN": "not set",
         "NEWSBOT_WEB_SECRET": "set",
         "NEWSBOT_WEB_ADMIN_TOKEN": "not set",
+        "NEWSBOT_STORE__POSTGRES__DSN": "set",
+        "DATABASE_URL": "not set",
     }
     assert "retrieval.k" in text.stdout and "NEWSBOT_RETRIEVAL__K" in text.stdout
+
+
+def test_postgres_backend_needs_a_chroma_server_and_a_dsn_from_the_environment():
+    with pytest.raises(SettingsError, match=r"store.backend: postgres needs store.chroma.mode: http"):
+        load_settings(environ={"NEWSBOT_STORE__BACKEND": "postgres"})
+    server = {"NEWSBOT_STORE__BACKEND": "postgres", "NEWSBOT_STORE__CHROMA__MODE": "http"}
+    assert load_settings(environ=server).store.backend == "postgres"
+    with pytest.raises(SettingsError, match="neither NEWSBOT_STORE__POSTGRES__DSN nor DATABASE_URL is set"):
+        postgres_dsn({})
+    assert postgres_dsn({"DATABASE_URL": "postgresql://a@b/c"}) == "postgresql://a@b/c"
+    both = {"DATABASE_URL": "postgresql://a@b/c", "NEWSBOT_STORE__POSTGRES__DSN": "postgresql://d@e/f"}
+    assert postgres_dsn(both) == "postgresql://d@e/f"
