@@ -163,6 +163,12 @@ class AnswerSettings(_Section):
     second_quote_ratio: float = Field(
         0.5, ge=0, le=1, description="another quote joins when it scores at least this share of the best"
     )
+    sentence_pool: int = Field(
+        24,
+        ge=0,
+        description="sentences of the passages embedded and scored per question: the most key terms first, ties "
+        "in retrieval order (0: all)",
+    )
     max_quotes: int = Field(3, ge=1, le=10, description="quotes in one answer (together at most max_words)")
     other_articles_first: bool = Field(True, description="further quotes from other articles first, then the same")
     redundancy: float = Field(0.8, gt=0, le=1, description="a further quote this similar (cosine) is skipped")

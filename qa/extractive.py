@@ -77,12 +77,16 @@ class ExtractiveAnswerer:
         idf = self.store.idf(terms) if terms else {}
         weights = {s: idf[t] for t, stems in zip(terms, stemmed_words(terms), strict=True) for s in stems}
         total = sum(weights.values()) or 1.0
+        words = stemmed_words([c.text for c in candidates])
+        shares = [sum(w for t, w in weights.items() if t in present) / total for present in words]
+        pool = self.config.sentence_pool
+        if pool and len(candidates) > pool:  # embedding the sentences is most of the time an answer takes
+            kept = sorted(sorted(range(len(candidates)), key=lambda i: -shares[i])[:pool])
+            candidates, shares = [candidates[i] for i in kept], [shares[i] for i in kept]
         vectors = self.store.encode([question] + [c.text for c in candidates])
         similarity = vectors[1:] @ vectors[0]
         scored = []
-        words = stemmed_words([c.text for c in candidates])
-        for candidate, cosine, vector, present in zip(candidates, similarity, vectors[1:], words, strict=True):
-            lexical = sum(w for t, w in weights.items() if t in present) / total
+        for candidate, cosine, vector, lexical in zip(candidates, similarity, vectors[1:], shares, strict=True):
             evidence = float(cosine) + self.config.keyword_weight * lexical
             score = evidence
             if focus:

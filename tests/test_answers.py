@@ -9,6 +9,7 @@ from newsbot.evaluation import citations_valid, contains_gold, normalize
 from newsbot.ingest.pipeline import ingest
 from newsbot.qa.answer_type import answer_phrases, expected_type
 from newsbot.qa.chain import QA, rewrite_follow_up
+from newsbot.qa.extractive import ExtractiveAnswerer
 from newsbot.qa.retrieval import collapse_duplicates, fuse
 from newsbot.qa.verify import CitationError, passage_view
 from newsbot.records import Answer, Filters, Passage
@@ -211,3 +212,17 @@ def test_show_checks_a_valid_and_a_tampered_span(qa: QA, library):
         passage_view(store, "0123456789abcdef:1-5")
     with pytest.raises(CitationError, match="is not ARTICLE_ID"):
         passage_view(store, "../etc/passwd")
+
+
+def test_the_sentence_pool_keeps_the_sentences_with_most_key_terms(library):
+    store, config = library
+    text = (
+        "The harbour ferry timetable changed for the summer season. Fishermen mended their nets by the quay. "
+        "The Derna council named a new mayor on Tuesday. Gulls circled above the old lighthouse all morning."
+    )
+    passages = [passage("p", text, "2025-05-01")]
+    settings = config.answer.model_copy(update={"sentence_pool": 1, "reader": "heuristic"})
+    ranked = ExtractiveAnswerer(store, settings).rank("Who did the Derna council name as mayor?", passages)
+    assert [c.text for c in ranked] == ["The Derna council named a new mayor on Tuesday."]
+    everything = ExtractiveAnswerer(store, settings.model_copy(update={"sentence_pool": 0}))
+    assert len(everything.rank("Who did the Derna council name as mayor?", passages)) == 4
