@@ -396,7 +396,7 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
 
     from newsbot.bot.app import ALLOWED_UPDATES, NewsBot, webhook_options
     from newsbot.bot.startup import BotStartError, quiet_retry_tracebacks, reach_bot_api
-    from newsbot.bot.state import BotState
+    from newsbot.bot.state import open_bot_state
 
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
@@ -418,7 +418,7 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
     except BotStartError as exc:
         return _fail(str(exc))
     with Store(config) as store:
-        state = BotState(store.path / "bot.sqlite3")
+        state = open_bot_state(config, store.path)
         app = NewsBot(config, store, state, links).application(token)
         try:
             if settings.mode == "webhook":

@@ -12,7 +12,7 @@ import pytest
 
 from newsbot.bot.app import NewsBot, webhook_options
 from newsbot.bot.render import split_message
-from newsbot.bot.state import BotState
+from newsbot.bot.state import SqliteBotState
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from newsbot.links import PassageLinks
@@ -63,7 +63,7 @@ async def running_bot(
 ) -> AsyncIterator[NewsBot]:
     settings = {"base_url": fake.base_url, "base_file_url": fake.base_file_url, "admins": [ADMIN], **telegram}
     config = make_config(store_path, telegram=settings, **(config_sections or {}))
-    store, state = Store(config), BotState(state_path)
+    store, state = Store(config), SqliteBotState(state_path)
     newsbot = NewsBot(config, store, state, links)
     app = newsbot.application(TOKEN)
     await app.initialize()
@@ -503,17 +503,7 @@ async def test_webhook_mode_takes_updates_that_carry_the_secret_only(
     async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", **hook):
         (registered,) = await telegram.wait_for("setWebhook")
         assert registered["url"] == hook["webhook_url"] and registered["secret_token"] == "s3cret-token"
-        chat = telegram.chat(USER)
-        update = {
-            "update_id": 1,
-            "message": {
-                "message_id": 1,
-                "date": int(time.time()),  # the bot answers as of the message's day
-                "chat": chat,
-                "text": "Who controls Derna?",
-                "from": {"id": USER, "is_bot": False, "first_name": "u"},
-            },
-        }
+        update = webhook_update(1, telegram.chat(USER), "Who controls Derna?")
         local = f"http://127.0.0.1:{port}/newsbot-hook"
         async with httpx.AsyncClient() as client:
             forged = await client.post(local, json=update)
@@ -522,6 +512,38 @@ async def test_webhook_mode_takes_updates_that_carry_the_secret_only(
         (answer,) = await telegram.wait_for("sendMessage")
         assert "Majlis" in answer["text"]
         assert len(telegram.requests("sendMessage")) == 1
+
+
+async def test_an_update_delivered_twice_is_answered_once(shared_store: Path, telegram: FakeTelegram, tmp_path: Path):
+    """Telegram (or a load balancer) retries a delivery it saw no 200 for: the second copy is dropped."""
+    port = free_port()
+    hook = {"mode": "webhook", "webhook_url": "https://bot.example.org/newsbot-hook", "webhook_port": port}
+    chat = telegram.chat(USER)
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", **hook):
+        await telegram.wait_for("setWebhook")
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            for update in (webhook_update(1, chat, "Who controls Derna?"),) * 2 + (
+                webhook_update(2, chat, "Who governs Tripoli?"),
+            ):
+                assert (await client.post("/newsbot-hook", json=update)).status_code == 200
+            answers = await telegram.wait_for("sendMessage", 2)
+    # the chat's questions are answered in turn: a second answer to update 1 would have come before update 2's
+    assert [a["reply_parameters"]["message_id"] for a in answers] == [1, 2]
+    assert "Majlis" in answers[0]["text"] and "Tripoli" in answers[1]["text"]
+    assert len(telegram.requests("sendMessage")) == 2
+
+
+def webhook_update(update_id: int, chat: dict, text: str) -> dict:
+    """An update as Telegram posts it to a webhook: message ``update_id`` of ``chat``, sent now."""
+    message = {
+        "message_id": update_id,
+        "date": int(time.time()),  # the bot answers as of the message's day
+        "chat": chat,
+        "text": text,
+        "from": {"id": chat["id"], "is_bot": False, "first_name": "u"},
+    }
+    return {"update_id": update_id, "message": message}
 
 
 async def test_hostile_articles_reach_telegram_as_valid_messages_within_the_limit(
