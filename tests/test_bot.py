@@ -16,21 +16,15 @@ from newsbot.bot.state import SqliteBotState
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from newsbot.links import PassageLinks
-from tests.conftest import SAMPLES, ChromaServer, WebServer, assert_consistent, free_port, make_config
+from tests.conftest import SAMPLES, TELEGRAM_TOKEN, ChromaServer, WebServer, assert_consistent, free_port, make_config
 from tests.fake_openai import FakeOpenAI, cited, sentence_number
 from tests.fake_telegram import BOT_USER, FakeTelegram
 from tests.feed_server import FeedServer, Page, article_page, rss
 from tests.test_cli import newsbot_env, run
 from tests.test_telegram_html import check
 
-TOKEN = "123456:TEST-TOKEN"
 ADMIN, USER = 7001, 7002
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def build_store(path: Path) -> Path:
@@ -42,14 +36,6 @@ def build_store(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_store(tmp_path_factory.mktemp("bot") / "store")
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 @asynccontextmanager
@@ -65,7 +51,7 @@ async def running_bot(
     config = make_config(store_path, telegram=settings, **(config_sections or {}))
     store, state = Store(config), SqliteBotState(state_path)
     newsbot = NewsBot(config, store, state, links)
-    app = newsbot.application(TOKEN)
+    app = newsbot.application(TELEGRAM_TOKEN)
     await app.initialize()
     await newsbot.startup(app)
     await app.start()
