@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsbot.bot.render import text_html
-from newsbot.bot.state import BotState, SqliteBotState, StoredAnswer
+from newsbot.bot.state import BotState, StoredAnswer, open_bot_state
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from tests.bot_replicas import HOOK_PATH, AlternatingProxy, start_replicas, webhook_env
@@ -23,21 +23,28 @@ MENTION = "@newsbot_test_bot "
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 
-@pytest.fixture
-def deployment(tmp_path: Path, chroma_server: ChromaServer) -> tuple[dict[str, str], Callable[[], BotState]]:
-    """The bundled Libya samples in a store whose vectors are on a `chroma run` server: the replicas'
-    environment, and how to open the state they share."""
+@pytest.fixture(params=["sqlite", "postgres"])
+def deployment(
+    request: pytest.FixtureRequest, tmp_path: Path, chroma_server: ChromaServer, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, str], Callable[[], BotState]]:
+    """The bundled Libya samples in a store whose vectors are on a `chroma run` server, its registry and the bot's
+    state in the store folder that both replicas share (sqlite), or in PostgreSQL (the server profile): the
+    replicas' environment, and how to open the state they share."""
     store_path = tmp_path / "store"
+    env = {
+        "NEWSBOT_STORE__BACKEND": request.param,
+        "NEWSBOT_STORE__CHROMA__MODE": "http",
+        "NEWSBOT_STORE__CHROMA__HOST": "127.0.0.1",
+        "NEWSBOT_STORE__CHROMA__PORT": str(chroma_server.port),
+    }
     chroma = {"mode": "http", "host": "127.0.0.1", "port": chroma_server.port}
-    with Store(make_config(store_path, store={"chroma": chroma}), write=True) as store:
+    config = make_config(store_path, store={"backend": request.param, "chroma": chroma})
+    if request.param == "postgres":
+        env["NEWSBOT_STORE__POSTGRES__DSN"] = request.getfixturevalue("postgres_dsn")
+        monkeypatch.setenv("NEWSBOT_STORE__POSTGRES__DSN", env["NEWSBOT_STORE__POSTGRES__DSN"])
+    with Store(config, write=True) as store:
         assert ingest([str(SAMPLES / "libya")], store).ok
-    env = newsbot_env(
-        store_path,
-        NEWSBOT_STORE__CHROMA__MODE="http",
-        NEWSBOT_STORE__CHROMA__HOST="127.0.0.1",
-        NEWSBOT_STORE__CHROMA__PORT=str(chroma_server.port),
-    )
-    return env, lambda: SqliteBotState(store_path / "bot.sqlite3")
+    return newsbot_env(store_path, **env), lambda: open_bot_state(config, store_path)
 
 
 @pytest.fixture
