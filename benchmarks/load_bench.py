@@ -9,8 +9,8 @@ Two set-ups in one run, each `newsbot bot` in webhook mode behind the same loopb
   `chroma run` server), the proxy alternating updates between them.
 
 Each chat asks a question, waits for its answer, asks the next. Prints for each set-up: answers a second, time
-to answer (p50, p99), questions lost (no answer within ``--grace`` s after the end) and answered more than once,
-and each bot process's RSS over time (VmRSS from /proc, sampled every second).
+to answer (p50, p99), questions lost (no answer within ``--grace`` s after the end; failed: the bot apologised)
+and answered more than once, and each bot process's RSS over time (VmRSS from /proc, sampled every second).
 
     python -m benchmarks.load_bench [--chats 50] [--seconds 60] [--replicas 2] [--redeliver 0.05]
 
@@ -44,6 +44,7 @@ from tests.test_cli import newsbot_env
 
 QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "examples" / "questions.jsonl").open()]
 FIRST_CHAT = 50_000
+APOLOGY = "Sorry, something went wrong"  # the bot's reply when answering failed (it counts as lost)
 
 
 class TimedTelegram(FakeTelegram):
@@ -107,6 +108,7 @@ class Result:
     latencies: list[float]
     lost: int
     twice: int
+    failed: int
     redelivered: int
     rss: list[tuple[float, list[int]]]
 
@@ -158,6 +160,7 @@ async def load(name: str, env: dict[str, str], count: int, args: argparse.Namesp
             latencies,
             lost=sum(m not in fake.answered for m, _ in asked),
             twice=sum(len(fake.answered.get(m, [])) > 1 for m, _ in asked),
+            failed=sum(m["text"].startswith(APOLOGY) for m in fake.requests("sendMessage")),
             redelivered=len(updates) - len(set(updates)),
             rss=sampler.samples,
         )
@@ -192,7 +195,7 @@ def report(result: Result) -> None:
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
     print(
         f"{result.name:<10} {len(latencies) / result.seconds:6.2f} answers/s  p50 {p50:5.2f} s  p99 {p99:5.2f} s  "
-        f"asked {result.asked}  lost {result.lost}  answered twice {result.twice}  "
+        f"asked {result.asked}  lost {result.lost} (failed {result.failed})  answered twice {result.twice}  "
         f"delivered twice {result.redelivered}"
     )
     for at, rss in result.rss[:: max(1, len(result.rss) // 6)] + result.rss[-1:]:
