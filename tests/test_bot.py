@@ -315,6 +315,26 @@ async def test_a_watched_question_alerts_its_chat_once_when_a_new_article_answer
         assert done["text"] == f"No longer watching “{question}”."
 
 
+async def test_two_replicas_sharing_the_state_send_a_watch_alert_once(
+    telegram: FakeTelegram, tmp_path: Path, site: NewsSite
+):
+    """Both replicas see the new article; one asks the watched question again. Both poll the same Bot API, so
+    each update reaches both, and is answered once."""
+    site.serve("a")
+    sections = {**feed_sections(site), "feeds": [{"url": site.url("/feed")}]}
+    replicas = [running_bot(tmp_path / "store", telegram, tmp_path / "bot.sqlite3", sections) for _ in range(2)]
+    async with replicas[0] as first, replicas[1] as second:
+        await until(lambda: len(first.store.article_ids()) == 1, "the seeded feed's first refresh")
+        await telegram.send(telegram.chat(USER), USER, "/watch Which bridge did the council approve?")
+        await telegram.wait_for("sendMessage")
+        site.serve("ca")
+        alert = (await telegram.wait_for("sendMessage", 2))[1]
+        assert "bridge over the river" in alert["text"]
+        marker = first.store.articles_marker
+        await until(lambda: first.checked_marker == second.checked_marker == marker(), "both replicas' rechecks")
+        assert len(telegram.requests("sendMessage")) == 2
+
+
 async def test_a_429_is_waited_out_and_the_answer_still_arrives(
     shared_store: Path, telegram: FakeTelegram, tmp_path: Path
 ):

@@ -16,6 +16,7 @@ from newsbot.ingest.pipeline import ingest
 from tests.bot_replicas import HOOK_PATH, AlternatingProxy, start_replicas, webhook_env
 from tests.conftest import SAMPLES, ChromaServer, make_config
 from tests.fake_telegram import FakeTelegram
+from tests.test_bot import until
 from tests.test_cli import newsbot_env
 
 USER = 7002
@@ -68,14 +69,6 @@ def answers_to(telegram: FakeTelegram, message: dict) -> list[dict]:
     ]
 
 
-async def until(check: Callable[[], bool], seconds: float = 120) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not check():
-        assert loop.time() < deadline, "the bots did not answer in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_replicas_share_sources_and_follow_ups_and_answer_each_update_once(
     proxy: AlternatingProxy, telegram: FakeTelegram, deployment: tuple[dict[str, str], Callable[[], BotState]]
 ):
@@ -86,7 +79,7 @@ async def test_replicas_share_sources_and_follow_ups_and_answer_each_update_once
     async def stored_answer() -> StoredAnswer:
         """The answer last sent, once its replica has stored which message holds it."""
         message_id = max(telegram.sent)
-        await until(lambda: state.by_message(group["id"], message_id) is not None)
+        await until(lambda: state.by_message(group["id"], message_id) is not None, "the answer stored")
         return state.by_message(group["id"], message_id)
 
     await telegram.send(group, USER, MENTION + "Who governs Tripoli?")
@@ -114,7 +107,7 @@ async def test_replicas_share_sources_and_follow_ups_and_answer_each_update_once
     twice = await telegram.send(group, USER, MENTION + "Who controls Derna?")
     await telegram.redeliver(telegram.pushed[-1])
     later = [await telegram.send(group, USER, MENTION + text) for text in ("Who governs Tripoli?", "Who rules Derna?")]
-    await until(lambda: all(answers_to(telegram, message) for message in later))
+    await until(lambda: all(answers_to(telegram, message) for message in later), "both answers")
     assert len(answers_to(telegram, twice)) == 1 and "Majlis" in answers_to(telegram, twice)[0]["text"]
     assert [replica for replica, _ in proxy.routed[3:]] == [1, 0, 1, 0]
     assert all(status == 200 for _, status in telegram.deliveries)
