@@ -10,6 +10,7 @@ import psycopg
 from newsbot.bot.state import TABLES, BotState
 
 SCHEMA = "newsbot_bot"
+STATEMENT_TIMEOUT_MS = 10_000  # the bot's statements are small: a stuck one fails its update, not the bot
 SCHEMA_LOCK = 0x6E627374  # an advisory lock: replicas starting together make the tables one at a time
 
 
@@ -27,7 +28,8 @@ class PostgresBotState(BotState):
             self._db.execute(TABLES.format(int="BIGINT", real="DOUBLE PRECISION"))
 
     def _connect(self) -> psycopg.Connection:
-        return psycopg.connect(self._dsn, autocommit=True, options=f"-c search_path={SCHEMA}")
+        options = f"-c search_path={SCHEMA} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+        return psycopg.connect(self._dsn, autocommit=True, connect_timeout=10, options=options)
 
     def close(self) -> None:
         self._db.close()
