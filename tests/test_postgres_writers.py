@@ -16,7 +16,7 @@ import pytest
 
 from newsbot.corpus.store import Store
 from newsbot.settings import Settings
-from tests.conftest import ROOT, ChromaServer, assert_consistent, make_config, open_store
+from tests.conftest import ROOT, SAMPLES, ChromaServer, assert_consistent, make_config, open_store
 from tests.feed_server import FeedServer, Page, article_page, rss
 from tests.test_cli import newsbot_env, run, synthetic_corpus
 
@@ -178,3 +178,34 @@ def test_the_server_profile_without_a_connection_string_is_a_clear_error(chroma_
     assert done.returncode == 2, done.stderr
     assert "neither NEWSBOT_STORE__POSTGRES__DSN nor DATABASE_URL is set" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_migrate_copies_an_embedded_store_into_the_server_profile_without_re_embedding(
+    postgres_dsn: str, chroma_server: ChromaServer, tmp_path: Path
+):
+    embedded = newsbot_env(tmp_path / "store")
+    assert run("ingest", str(SAMPLES), "--quiet", env=embedded).returncode == 0
+    assert run("feeds", "add", "https://news.example/feed", "--source", "example", env=embedded).returncode == 0
+    migrate = (
+        "migrate", "--to", "postgres", "--chroma-host", "127.0.0.1", "--chroma-port", str(chroma_server.port), "--json"
+    )  # fmt: skip
+    with_dsn = {**embedded, "NEWSBOT_STORE__POSTGRES__DSN": postgres_dsn}
+    copied = run(*migrate, env=with_dsn)
+    assert copied.returncode == 0, copied.stderr
+    report = json.loads(copied.stdout)
+    assert report["ok"] and report["counts"]["articles"] == {"source": 9, "target": 9}
+    assert report["counts"]["vectors"]["target"] == report["counts"]["chunks"]["source"] > 9
+    again = run(*migrate, env=with_dsn)  # a re-run finds the same articles: nothing to copy, the counts agree
+    assert again.returncode == 0 and json.loads(again.stdout)["counts"] == report["counts"]
+
+    server = server_env(postgres_dsn, chroma_server, tmp_path)
+    feeds = json.loads(run("feeds", "list", "--json", env=server).stdout)
+    assert [feed["url"] for feed in feeds] == ["https://news.example/feed"]
+    answers = [json.loads(run("ask", "Who controls Derna?", "--json", env=env).stdout) for env in (embedded, server)]
+    assert answers[0]["text"] == answers[1]["text"] and answers[0]["citations"] == answers[1]["citations"]
+
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The bridge over the Wadi Derna reopened on Monday after repairs that took a year.")
+    assert run("ingest", str(extra), "--quiet", env=server).returncode == 0
+    refused = run(*migrate, env=with_dsn)
+    assert refused.returncode == 2 and "already holds 1 articles that" in refused.stderr
