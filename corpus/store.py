@@ -39,6 +39,7 @@ from newsbot.settings import Settings, postgres_dsn
 REGISTRY_FILE = "registry.sqlite3"
 LOCK_FILE = "write.lock"
 LOCK_POLL_SECONDS = 0.2
+DELETE_BATCH = 500  # articles removed per transaction (PostgreSQL: advisory locks held at once stay few)
 
 
 @dataclass(frozen=True)
@@ -171,12 +172,17 @@ class Store:
         self._registry.add_alias(article.key, existing_id, article.url)
 
     def delete(self, article_ids: Sequence[str]) -> int:
-        """Remove articles and everything derived from them. Returns the number of chunks removed."""
+        """Remove articles and everything derived from them, ``DELETE_BATCH`` at a time (each batch one
+        transaction, its articles locked). Returns the number of chunks removed."""
         self._require_lock()
-        with self._registry.articles_locked(article_ids):
-            removed = self._registry.delete_articles(article_ids)
-            self._drop_vectors(removed)
-        return len(removed)
+        removed = 0
+        for lo in range(0, len(article_ids), DELETE_BATCH):
+            batch = article_ids[lo : lo + DELETE_BATCH]
+            with self._registry.articles_locked(batch):
+                chunk_ids = self._registry.delete_articles(batch)
+                self._drop_vectors(chunk_ids)
+            removed += len(chunk_ids)
+        return removed
 
     def copy_from(self, source: Store, batch_articles: int = 100) -> None:
         """Copy an embedded (SQLite) store's articles, chunks, aliases, feeds, watched questions and vectors as
