@@ -60,6 +60,9 @@ class PostgresRegistry:
 
     def close(self) -> None:
         with self._lock:
+            if self._db.broken:
+                self._db.close()  # the server went away: its session, and this writer's locks, are gone too
+                return
             if self._writer is not None and not self._rows("SELECT 1 FROM pending WHERE writer = %s", (self._writer,)):
                 self._db.execute("DELETE FROM writers WHERE id = %s", (self._writer,))
             self._db.close()

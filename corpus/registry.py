@@ -396,6 +396,24 @@ class SQLiteRegistry:
         with self._transaction() as db:
             db.execute("UPDATE watches SET seen = ? WHERE id = ?", (json.dumps(sorted(seen)), watch_id))
 
+    def export_articles(self, batch_size: int) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+        """Every article with its chunks, in batches of ``batch_size`` articles (``newsbot migrate`` copies them)."""
+        last = ""
+        while True:
+            rows = self._db.execute(
+                "SELECT id, key, text, title, source, published, url, dateline, origin FROM articles WHERE id > ? "
+                "ORDER BY id LIMIT ?",
+                (last, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            yield [(Article(*row[1:]), self.chunks_of(row[0])) for row in rows]
+            last = rows[-1][0]
+
+    def aliases(self) -> list[tuple[str, str, str | None]]:
+        """(key, article id, url) of every alias."""
+        return list(self._db.execute("SELECT key, article_id, url FROM aliases ORDER BY key"))
+
     def articles_marker(self) -> tuple[int, str | None]:
         """Changes whenever articles are added, replaced or removed (count and latest ingest time)."""
         count, latest = self._db.execute("SELECT count(*), max(ingested_at) FROM articles").fetchone()

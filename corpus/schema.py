@@ -24,16 +24,19 @@ def migrations(backend: str) -> list[tuple[int, str, str]]:
 
 
 def migrate_sqlite(db: sqlite3.Connection) -> list[str]:
-    """Bring a SQLite registry (autocommit connection) up to date; returns the migrations applied."""
+    """Bring a SQLite registry (autocommit connection) up to date; returns the migrations applied. The baseline
+    (0001, the layout from before schema versions) runs at every open, as that layout's CREATE IF NOT EXISTS
+    always did, so a store missing one of its tables (made before feeds existed) gets it back."""
     applied = []
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute(VERSION_TABLE)
         current = db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
         for version, name, sql in migrations("sqlite"):
-            if version > current:
+            if version > current or version == 1:  # the baseline: IF NOT EXISTS throughout, run at every open
                 for statement in _statements(sql):
                     db.execute(statement)
+            if version > current:
                 db.execute("INSERT INTO schema_version VALUES (?, ?, ?)", (version, name, _now()))
                 applied.append(name)
     except BaseException:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +39,7 @@ from newsbot.settings import Settings, postgres_dsn
 REGISTRY_FILE = "registry.sqlite3"
 LOCK_FILE = "write.lock"
 LOCK_POLL_SECONDS = 0.2
+DELETE_BATCH = 500  # articles removed per transaction (PostgreSQL: advisory locks held at once stay few)
 
 
 @dataclass(frozen=True)
@@ -170,12 +172,53 @@ class Store:
         self._registry.add_alias(article.key, existing_id, article.url)
 
     def delete(self, article_ids: Sequence[str]) -> int:
-        """Remove articles and everything derived from them. Returns the number of chunks removed."""
+        """Remove articles and everything derived from them, ``DELETE_BATCH`` at a time (each batch one
+        transaction, its articles locked). Returns the number of chunks removed."""
         self._require_lock()
-        with self._registry.articles_locked(article_ids):
-            removed = self._registry.delete_articles(article_ids)
-            self._drop_vectors(removed)
-        return len(removed)
+        removed = 0
+        for lo in range(0, len(article_ids), DELETE_BATCH):
+            batch = article_ids[lo : lo + DELETE_BATCH]
+            with self._registry.articles_locked(batch):
+                chunk_ids = self._registry.delete_articles(batch)
+                self._drop_vectors(chunk_ids)
+            removed += len(chunk_ids)
+        return removed
+
+    def copy_from(self, source: Store, batch_articles: int = 100) -> None:
+        """Copy an embedded (SQLite) store's articles, chunks, aliases, feeds, watched questions and vectors as
+        they are, nothing re-embedded, through the write protocol. Refuses a store that holds other articles
+        (one that holds exactly the same ones is re-checked, a re-run finishing a copy that was cut short)."""
+        self._require_lock()
+        exporter = source._registry
+        if not isinstance(exporter, SQLiteRegistry):
+            raise StoreError(f"store {source.location} is not a SQLite store: nothing to migrate from")
+        held, wanted = set(self.article_ids()), set(source.article_ids())
+        if not held <= wanted:
+            raise StoreError(
+                f"store {self.location} already holds {len(held - wanted)} articles that {source.location} does "
+                "not; migrate into an empty database"
+            )
+        recorded = exporter.meta()
+        self._registry.set_meta({k: recorded[k] for k in ("embedding_model", "embedding_dimension") if k in recorded})
+        for batch in exporter.export_articles(batch_articles):
+            batch = [(a, chunks) for a, chunks in batch if self._registry.text_hash_of(a.id) != a.text_hash]
+            ids = [chunk.id for _, chunks in batch for chunk in chunks]
+            if not ids:
+                continue
+            vectors, metadatas = source._vectors.records(ids)
+            with self._registry.articles_locked([article.id for article, _ in batch]):
+                self._registry.journal_adds(ids)
+                self._vectors.upsert(ids, vectors, metadatas)
+                self._drop_vectors(self._registry.commit_articles(batch))
+        for key, target, url in exporter.aliases():
+            self._registry.add_alias(key, target, url)
+        self._registry.seed_feeds((feed.url, feed.every, feed.source) for feed in exporter.feeds())
+        for feed in exporter.feeds():
+            self._registry.save_feed(feed)
+        known = {(w.chat_id, w.question) for w in self._registry.watches(every_chat=True)}
+        for watch in exporter.watches(every_chat=True):
+            if (watch.chat_id, watch.question) not in known:
+                self._registry.add_watch(watch.chat_id, watch.question, watch.seen, cap=sys.maxsize)
 
     def repair(self) -> RepairReport:
         """Finish or undo whatever a killed writer left half done: its journalled vectors whose chunks are not

@@ -1,5 +1,6 @@
 -- The registry as newsbot made it before numbered migrations: every statement is IF NOT EXISTS, so a store
--- made by that code (with or without the feeds and watches tables) takes this file unchanged.
+-- made by that code (with or without the feeds and watches tables) takes this file unchanged. It runs at every
+-- open (corpus/schema.py), so keep it IF NOT EXISTS throughout; later changes go in later files.
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
