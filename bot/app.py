@@ -180,8 +180,13 @@ class NewsBot:
         if not self.state.claim("watches", repr(marker)):  # another replica rechecks these articles
             self.checked_marker = marker
             return
-        watches = [w for w in await asyncio.to_thread(self.store.watches, every_chat=True) if w.chat_id is not None]
-        alerts = await asyncio.to_thread(recheck, self.store, self.qa, watches) if watches else []
+        try:
+            watches = await asyncio.to_thread(self.store.watches, every_chat=True)
+            chats = [w for w in watches if w.chat_id is not None]
+            alerts = await asyncio.to_thread(recheck, self.store, self.qa, chats) if chats else []
+        except Exception:
+            self.state.release("watches", repr(marker))  # so that this replica's next run tries again
+            raise
         for alert in alerts:
             try:
                 await self._send_alert(context, alert)

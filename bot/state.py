@@ -121,6 +121,10 @@ class BotState(ABC):
         )
         return changed == 1
 
+    def release(self, kind: str, name: str) -> None:
+        """Give a claim up (its work failed), so that the next claim of it, from any process, wins."""
+        self._execute("DELETE FROM claims WHERE kind = ? AND name = ?", (kind, name))
+
     def _one(self, where: str, params: tuple[Any, ...]) -> StoredAnswer | None:
         rows, _ = self._execute(
             f"SELECT key, chat_id, message_id, conversation, question, text, citations FROM answers WHERE {where}",

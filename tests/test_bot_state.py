@@ -78,6 +78,8 @@ def test_each_claim_is_won_once_among_replicas_and_threads(opener: Opener):
         won = [name for names_won in pool.map(claim_all, range(8)) for name in names_won]
     assert sorted(won, key=int) == names
     assert replicas[0].claim("refused", "1") and not replicas[1].claim("refused", "1")
+    replicas[1].release("refused", "1")
+    assert replicas[1].claim("refused", "1") and not replicas[0].claim("refused", "1")
 
 
 def test_a_claim_older_than_the_retention_is_forgotten(tmp_path: Path, postgres_dsn: str):
