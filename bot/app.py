@@ -22,11 +22,13 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -81,7 +83,6 @@ class NewsBot:
         self.qa = QA(store, config)
         self.voice_questions = VoiceQuestions(config)
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._refused: set[int] = set()
         self._refreshing = asyncio.Lock()
         self.checked_marker = store.articles_marker()  # what the watched questions were last asked against
 
@@ -99,6 +100,7 @@ class NewsBot:
             .build()
         )
         served, admins = self._audiences()
+        app.add_handler(TypeHandler(Update, self.claim), group=-1)
         app.add_handlers(
             [
                 CommandHandler(["start", "help"], self.help, filters=served),
@@ -146,6 +148,13 @@ class NewsBot:
         await app.bot.set_my_commands(COMMANDS)
         await asyncio.to_thread(seed_feeds, self.store, self.config)
 
+    async def claim(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Before any handler: claim the update in the shared state, and drop one already claimed (a delivery
+        retried by Telegram or a load balancer, here or on another replica): each update is answered once."""
+        if not self.state.claim("update", str(update.update_id)):
+            logger.info("update %s already taken: skipped", update.update_id)
+            raise ApplicationHandlerStop
+
     # -- feeds --------------------------------------------------------------------------------------------
     async def refresh_feeds(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         """JobQueue: refresh the due feeds in a worker thread, unless another process is writing the store
@@ -168,8 +177,16 @@ class NewsBot:
         marker = await asyncio.to_thread(self.store.articles_marker)
         if marker == self.checked_marker:
             return
-        watches = [w for w in await asyncio.to_thread(self.store.watches, every_chat=True) if w.chat_id is not None]
-        alerts = await asyncio.to_thread(recheck, self.store, self.qa, watches) if watches else []
+        if not self.state.claim("watches", repr(marker)):  # another replica rechecks these articles
+            self.checked_marker = marker
+            return
+        try:
+            watches = await asyncio.to_thread(self.store.watches, every_chat=True)
+            chats = [w for w in watches if w.chat_id is not None]
+            alerts = await asyncio.to_thread(recheck, self.store, self.qa, chats) if chats else []
+        except Exception:
+            self.state.release("watches", repr(marker))  # so that this replica's next run tries again
+            raise
         for alert in alerts:
             try:
                 await self._send_alert(context, alert)
@@ -532,12 +549,11 @@ class NewsBot:
             await update.effective_message.reply_text("Sorry, something went wrong with that. Please try again.")
 
     async def private(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Anything from someone the allow-lists leave out: one polite refusal per chat, then silence."""
+        """Anything from someone the allow-lists leave out: one polite refusal per chat (a day, from any
+        replica), then silence."""
         chat, message = update.effective_chat, update.effective_message
-        if chat is not None and chat.id not in self._refused:
-            self._refused.add(chat.id)
-            if message is not None:
-                await message.reply_text("Sorry, this bot is private.")
+        if chat is not None and message is not None and self.state.claim("refused", str(chat.id)):
+            await message.reply_text("Sorry, this bot is private.")
 
     def _admins_only(self, what: str) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
         async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

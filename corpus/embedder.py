@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -56,10 +57,17 @@ class Embedder:
         self.dimension = int(self._model.get_embedding_dimension())
         self._openvino = _openvino_encoder(config, self._model, location, self.precision)
         self.runtime = f"{'openvino' if self._openvino is not None else 'torch'}-{self.precision}"
+        self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Safe from several threads (the bot answers chats in worker threads): one call encodes at a time, as
+        neither OpenVINO's infer request ("Infer Request is busy") nor the fast tokenizer may be shared."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if self._openvino is not None:
             return self._openvino.encode(texts)
         with self._autocast():

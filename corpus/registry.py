@@ -1,4 +1,5 @@
-"""The article registry: full texts, chunk offsets, the keyword index and a write journal, in one SQLite file.
+"""The article registry: full texts, chunk offsets, the keyword index and a write journal; here in one SQLite
+file (``Registry`` is what both backends offer; postgres_registry.py holds the server one).
 
 Everything here changes inside SQLite transactions, so the registry and its keyword index (FTS5) are
 always in step. The vectors live in Chroma, which cannot join those transactions; the ``pending`` journal
@@ -12,73 +13,17 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from newsbot.corpus.schema import migrate_sqlite
 from newsbot.records import Article, Chunk, Filters
-from newsbot.text import KEYWORD_TOKENIZER, WORD, content_terms, keyword_forms
+from newsbot.text import WORD, content_terms, keyword_forms
 
-_CHUNK_RECORD = ("chunk_id", "article_id", "seq", "start", "end", "text", "title", "source", "published", "url")
-
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    key TEXT NOT NULL,
-    title TEXT NOT NULL,
-    source TEXT NOT NULL,
-    published TEXT,
-    url TEXT,
-    dateline TEXT,
-    origin TEXT NOT NULL,
-    text TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_text_hash ON articles (text_hash);
-CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
-CREATE INDEX IF NOT EXISTS articles_published ON articles (published);
-CREATE TABLE IF NOT EXISTS aliases (
-    key TEXT PRIMARY KEY,
-    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-    url TEXT
-);
-CREATE INDEX IF NOT EXISTS aliases_article ON aliases (article_id);
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5 (text, tokenize = '{KEYWORD_TOKENIZER}');
-CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY, op TEXT NOT NULL CHECK (op IN ('add', 'delete')));
-CREATE TABLE IF NOT EXISTS feeds (
-    url TEXT PRIMARY KEY,
-    source TEXT NOT NULL DEFAULT '',
-    every REAL NOT NULL,
-    etag TEXT,
-    last_modified TEXT,
-    last_success REAL,
-    last_error TEXT,
-    failures INTEGER NOT NULL DEFAULT 0,
-    articles_added INTEGER NOT NULL DEFAULT 0,
-    next_run REAL NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS watches (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    chat_id INTEGER,
-    question TEXT NOT NULL,
-    seen TEXT NOT NULL DEFAULT '[]',
-    created TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS watches_chat ON watches (chat_id, id);
-"""
+CHUNK_RECORD = ("chunk_id", "article_id", "seq", "start", "end", "text", "title", "source", "published", "url")
 
 
 @dataclass(frozen=True)
@@ -110,7 +55,7 @@ class Feed:
     next_run: float = 0.0
 
 
-_FEED_COLUMNS = tuple(Feed.__dataclass_fields__)
+FEED_COLUMNS = tuple(Feed.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -132,14 +77,57 @@ class RegistryStats:
     last_published: str | None
 
 
-class Registry:
+class Registry(Protocol):
+    """What the store asks of a registry, whichever backend holds it (SQLite file or PostgreSQL server)."""
+
+    def close(self) -> None: ...
+    def meta(self) -> dict[str, str]: ...
+    def set_meta(self, values: dict[str, str]) -> None: ...
+    def text_hash_of(self, article_id: str) -> str | None: ...
+    def article_with_text(self, text_hash: str) -> str | None: ...
+    def alias_target(self, key: str) -> str | None: ...
+    def article(self, article_id: str) -> StoredArticle | None: ...
+    def article_ids(self, source: str | None = None) -> list[str]: ...
+    def published_after(self, day: str) -> list[str]: ...
+    def chunks_of(self, article_id: str) -> list[Chunk]: ...
+    def chunk_records(self, chunk_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    def chunk_count(self) -> int: ...
+    def chunk_ids(self) -> set[str]: ...
+    def chunks_for_embedding(self, chunk_ids: Sequence[str]) -> list[tuple[Chunk, str, str, str | None]]: ...
+    def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]: ...
+    def idf(self, terms: Iterable[str]) -> dict[str, float]: ...
+    def stats(self) -> RegistryStats: ...
+    def problems(self) -> list[str]: ...
+    def journal_adds(self, chunk_ids: Sequence[str]) -> None: ...
+    def commit_articles(self, batch: Sequence[tuple[Article, Sequence[Chunk]]]) -> list[str]: ...
+    def add_alias(self, key: str, article_id: str, url: str | None) -> None: ...
+    def delete_articles(self, article_ids: Sequence[str]) -> list[str]: ...
+    def clear_pending(self, chunk_ids: Iterable[str]) -> None: ...
+    def repairing(self) -> AbstractContextManager[tuple[list[tuple[str, str]], bool]]: ...
+    def articles_locked(self, article_ids: Sequence[str]) -> AbstractContextManager[None]: ...
+    def feeds(self) -> list[Feed]: ...
+    def add_feed(self, url: str, every: float, source: str) -> bool: ...
+    def seed_feeds(self, feeds: Iterable[tuple[str, float, str]]) -> None: ...
+    def remove_feed(self, url: str) -> bool: ...
+    def save_feed(self, feed: Feed) -> None: ...
+    def watches(self, chat_id: int | None = None, *, every_chat: bool = False) -> list[Watch]: ...
+    def add_watch(self, chat_id: int | None, question: str, seen: Iterable[str], cap: int) -> Watch | None: ...
+    def remove_watch(self, watch_id: int) -> None: ...
+    def set_seen(self, watch_id: int, seen: Iterable[str]) -> None: ...
+    def articles_marker(self) -> tuple[int, str | None]: ...
+
+
+class SQLiteRegistry:
+    """One machine's registry; the store's file lock makes its writer the only one, so the whole journal is
+    that writer's to repair."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.executescript(SCHEMA)
+        migrate_sqlite(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -216,7 +204,7 @@ class Registry:
                 part,
             )
             for row in rows:
-                found[row[0]] = dict(zip(_CHUNK_RECORD, row, strict=True))
+                found[row[0]] = dict(zip(CHUNK_RECORD, row, strict=True))
         return found
 
     def chunk_count(self) -> int:
@@ -242,7 +230,7 @@ class Registry:
         terms = content_terms(query) or WORD.findall(query.lower())
         if not terms:
             return []
-        conditions, params = _filter_sql(filters or Filters())
+        conditions, params = filter_sql(filters or Filters())
         rows = self._db.execute(
             "SELECT c.id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN chunks c ON c.rowid = chunk_fts.rowid "
             f"JOIN articles a ON a.id = c.article_id WHERE chunk_fts MATCH ? {conditions} "
@@ -346,7 +334,7 @@ class Registry:
 
     # -- feeds --------------------------------------------------------------------------------------------
     def feeds(self) -> list[Feed]:
-        rows = self._db.execute(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feeds ORDER BY url")
+        rows = self._db.execute(f"SELECT {', '.join(FEED_COLUMNS)} FROM feeds ORDER BY url")
         return [Feed(*row) for row in rows]
 
     def add_feed(self, url: str, every: float, source: str) -> bool:
@@ -371,7 +359,7 @@ class Registry:
 
     def save_feed(self, feed: Feed) -> None:
         """Record a refresh's outcome (a feed removed meanwhile stays removed)."""
-        columns = _FEED_COLUMNS[1:]
+        columns = FEED_COLUMNS[1:]
         with self._transaction() as db:
             db.execute(
                 f"UPDATE feeds SET {', '.join(f'{c} = ?' for c in columns)} WHERE url = ?",
@@ -408,6 +396,24 @@ class Registry:
         with self._transaction() as db:
             db.execute("UPDATE watches SET seen = ? WHERE id = ?", (json.dumps(sorted(seen)), watch_id))
 
+    def export_articles(self, batch_size: int) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+        """Every article with its chunks, in batches of ``batch_size`` articles (``newsbot migrate`` copies them)."""
+        last = ""
+        while True:
+            rows = self._db.execute(
+                "SELECT id, key, text, title, source, published, url, dateline, origin FROM articles WHERE id > ? "
+                "ORDER BY id LIMIT ?",
+                (last, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            yield [(Article(*row[1:]), self.chunks_of(row[0])) for row in rows]
+            last = rows[-1][0]
+
+    def aliases(self) -> list[tuple[str, str, str | None]]:
+        """(key, article id, url) of every alias."""
+        return list(self._db.execute("SELECT key, article_id, url FROM aliases ORDER BY key"))
+
     def articles_marker(self) -> tuple[int, str | None]:
         """Changes whenever articles are added, replaced or removed (count and latest ingest time)."""
         count, latest = self._db.execute("SELECT count(*), max(ingested_at) FROM articles").fetchone()
@@ -415,6 +421,19 @@ class Registry:
 
     def pending(self) -> list[tuple[str, str]]:
         return list(self._db.execute("SELECT chunk_id, op FROM pending"))
+
+    @contextmanager
+    def repairing(self) -> Iterator[tuple[list[tuple[str, str]], bool]]:
+        """The journal rows to finish and whether this writer is alone (so counts may be compared): here the
+        whole journal, always alone (the file lock). The rows are cleared when the block ends."""
+        pending = self.pending()
+        yield pending, True
+        self.clear_pending(cid for cid, _ in pending)
+
+    @contextmanager
+    def articles_locked(self, article_ids: Sequence[str]) -> Iterator[None]:
+        """Nothing to lock: the store's file lock already keeps other writers out."""
+        yield
 
     def clear_pending(self, chunk_ids: Iterable[str]) -> None:
         with self._transaction() as db:
@@ -437,22 +456,22 @@ def _match(term: str) -> str:
     return " OR ".join(f'"{form}"' for form in keyword_forms(term))
 
 
-def _filter_sql(filters: Filters) -> tuple[str, list[str]]:
-    """``AND ...`` conditions on the ``articles a`` table, with their parameters."""
+def filter_sql(filters: Filters, mark: str = "?") -> tuple[str, list[str]]:
+    """``AND ...`` conditions on the ``articles a`` table, with their parameters (``mark``: the placeholder)."""
     parts, params = [], []
     for clause, value in (
-        ("a.published >= ?", filters.since),
-        ("a.published <= ?", filters.until),
-        ("a.source = ?", filters.source),
+        (f"a.published >= {mark}", filters.since),
+        (f"a.published <= {mark}", filters.until),
+        (f"a.source = {mark}", filters.source),
     ):
         if value:
             parts.append(f"AND {clause}")
             params.append(value)
     if filters.as_of:
-        parts.append("AND (a.published IS NULL OR a.published <= ?)")
+        parts.append(f"AND (a.published IS NULL OR a.published <= {mark})")
         params.append(filters.as_of)
     if filters.article_ids is not None:
         ids = sorted(filters.article_ids)
-        parts.append(f"AND a.id IN ({','.join('?' * len(ids))})")
+        parts.append(f"AND a.id IN ({','.join([mark] * len(ids)) or 'NULL'})")
         params.extend(ids)
     return " ".join(parts), params

@@ -1,19 +1,23 @@
-"""The store: registry + keyword index (SQLite) and vectors (Chroma), kept consistent across crashes.
+"""The store: registry + keyword index (SQLite file, or PostgreSQL with ``store.backend: postgres``) and vectors
+(Chroma), kept consistent across crashes.
 
-Write protocol for a batch of articles (each step durable before the next):
-  1. journal the new chunk ids as pending adds (SQLite);
+Write protocol for a batch of articles (each step durable before the next; the articles held against other
+writers throughout: SQLite's file lock, PostgreSQL's per-article advisory locks):
+  1. journal the new chunk ids as pending adds;
   2. upsert their vectors into Chroma;
-  3. in one SQLite transaction: the articles, chunks and keyword entries, replaced chunks journalled as
+  3. in one registry transaction: the articles, chunks and keyword entries, replaced chunks journalled as
      pending deletes, the pending adds cleared;
   4. delete replaced vectors from Chroma, then clear those journal rows.
 A kill at any point leaves either journalled vectors that ``repair`` removes, or nothing to do. ``repair``
-also compares counts and, if Chroma lost or kept vectors on its own, re-syncs it from the registry.
+also compares counts (when no other writer is live) and, if Chroma lost or kept vectors on its own, re-syncs
+it from the registry.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,14 +30,16 @@ import numpy as np
 
 from newsbot.corpus.embedder import Encoder, load_embedder
 from newsbot.corpus.errors import ModelMismatchError, StoreError
-from newsbot.corpus.registry import Feed, Registry, StoredArticle, Watch
+from newsbot.corpus.postgres_registry import PostgresRegistry
+from newsbot.corpus.registry import Feed, Registry, SQLiteRegistry, StoredArticle, Watch
 from newsbot.corpus.vectors import VectorIndex, chunk_metadata
 from newsbot.records import Article, Chunk, Filters, Passage, article_id
-from newsbot.settings import Settings
+from newsbot.settings import Settings, postgres_dsn
 
 REGISTRY_FILE = "registry.sqlite3"
 LOCK_FILE = "write.lock"
 LOCK_POLL_SECONDS = 0.2
+DELETE_BATCH = 500  # articles removed per transaction (PostgreSQL: advisory locks held at once stay few)
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class RepairReport:
 
 class Store:
     """The one read and write API of the corpus; the registry, the vectors and the model are its private parts.
+    With ``store.backend: postgres`` the registry is the server's (any number of writers, no file lock) and
+    ``store.path`` is not used.
 
     ``encoder`` replaces the configured model (fast tests use a small deterministic one); a store remembers
     which model built it and refuses another.
@@ -61,14 +69,22 @@ class Store:
         """``wait``: seconds a writer waits for another process's write to finish (``on_wait`` hears why)."""
         self.config = config
         self.path = Path(config.store.path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._lock = _acquire_write_lock(self.path, wait, on_wait) if write else None
-        self._registry = Registry(self.path / REGISTRY_FILE)
+        self._writable = write
+        self._lock: IO[str] | None = None
+        self._registry: Registry
+        if config.store.backend == "postgres":
+            self._registry = PostgresRegistry(postgres_dsn(), writer=write)
+            self.location = self._registry.location
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = _acquire_write_lock(self.path, wait, on_wait) if write else None
+            self._registry = SQLiteRegistry(self.path / REGISTRY_FILE)
+            self.location = str(self.path)
         self._model_name = encoder.name if encoder is not None else config.embedding.model
         self._check_model_name()
         self._vectors = VectorIndex(config.store, self._model_name)
         self._vectors_lock = threading.Lock()
-        self._seen_version = self._registry.data_version()
+        self._seen_version = self._data_version()
         self._checked_at = time.monotonic()
         self._encoder = encoder
         self._model_checked = False
@@ -118,7 +134,7 @@ class Store:
             dimension = self._encoder.dimension
             if "embedding_dimension" in recorded and int(recorded["embedding_dimension"]) != dimension:
                 raise ModelMismatchError(
-                    f"store {self.path} holds {recorded['embedding_dimension']}-dimensional vectors, but "
+                    f"store {self.location} holds {recorded['embedding_dimension']}-dimensional vectors, but "
                     f"embedding.model {self._encoder.name!r} makes {dimension}-dimensional ones"
                 )
             if not recorded.get("embedding_model"):
@@ -130,7 +146,7 @@ class Store:
         recorded = self._registry.meta().get("embedding_model")
         if recorded and recorded != self._model_name:
             raise ModelMismatchError(
-                f"store {self.path} was built with embedding model {recorded!r}, but embedding.model is "
+                f"store {self.location} was built with embedding model {recorded!r}, but embedding.model is "
                 f"{self._model_name!r}; use that model, or another store.path for a new index"
             )
 
@@ -144,10 +160,11 @@ class Store:
         items = [(c, a.title, a.source, a.published) for a, article_chunks in batch for c in article_chunks]
         if not items:
             return 0, 0
-        self._registry.journal_adds([chunk.id for chunk, *_ in items])
-        self._write_vectors(items)
-        replaced = self._registry.commit_articles(batch)
-        self._drop_vectors(replaced)
+        with self._registry.articles_locked([article.id for article, _ in batch]):
+            self._registry.journal_adds([chunk.id for chunk, *_ in items])
+            self._write_vectors(items)
+            replaced = self._registry.commit_articles(batch)
+            self._drop_vectors(replaced)
         return len(items), len(replaced)
 
     def add_alias(self, article: Article, existing_id: str) -> None:
@@ -155,28 +172,70 @@ class Store:
         self._registry.add_alias(article.key, existing_id, article.url)
 
     def delete(self, article_ids: Sequence[str]) -> int:
-        """Remove articles and everything derived from them. Returns the number of chunks removed."""
+        """Remove articles and everything derived from them, ``DELETE_BATCH`` at a time (each batch one
+        transaction, its articles locked). Returns the number of chunks removed."""
         self._require_lock()
-        removed = self._registry.delete_articles(article_ids)
-        self._drop_vectors(removed)
-        return len(removed)
+        removed = 0
+        for lo in range(0, len(article_ids), DELETE_BATCH):
+            batch = article_ids[lo : lo + DELETE_BATCH]
+            with self._registry.articles_locked(batch):
+                chunk_ids = self._registry.delete_articles(batch)
+                self._drop_vectors(chunk_ids)
+            removed += len(chunk_ids)
+        return removed
+
+    def copy_from(self, source: Store, batch_articles: int = 100) -> None:
+        """Copy an embedded (SQLite) store's articles, chunks, aliases, feeds, watched questions and vectors as
+        they are, nothing re-embedded, through the write protocol. Refuses a store that holds other articles
+        (one that holds exactly the same ones is re-checked, a re-run finishing a copy that was cut short)."""
+        self._require_lock()
+        exporter = source._registry
+        if not isinstance(exporter, SQLiteRegistry):
+            raise StoreError(f"store {source.location} is not a SQLite store: nothing to migrate from")
+        held, wanted = set(self.article_ids()), set(source.article_ids())
+        if not held <= wanted:
+            raise StoreError(
+                f"store {self.location} already holds {len(held - wanted)} articles that {source.location} does "
+                "not; migrate into an empty database"
+            )
+        recorded = exporter.meta()
+        self._registry.set_meta({k: recorded[k] for k in ("embedding_model", "embedding_dimension") if k in recorded})
+        for batch in exporter.export_articles(batch_articles):
+            batch = [(a, chunks) for a, chunks in batch if self._registry.text_hash_of(a.id) != a.text_hash]
+            ids = [chunk.id for _, chunks in batch for chunk in chunks]
+            if not ids:
+                continue
+            vectors, metadatas = source._vectors.records(ids)
+            with self._registry.articles_locked([article.id for article, _ in batch]):
+                self._registry.journal_adds(ids)
+                self._vectors.upsert(ids, vectors, metadatas)
+                self._drop_vectors(self._registry.commit_articles(batch))
+        for key, target, url in exporter.aliases():
+            self._registry.add_alias(key, target, url)
+        self._registry.seed_feeds((feed.url, feed.every, feed.source) for feed in exporter.feeds())
+        for feed in exporter.feeds():
+            self._registry.save_feed(feed)
+        known = {(w.chat_id, w.question) for w in self._registry.watches(every_chat=True)}
+        for watch in exporter.watches(every_chat=True):
+            if (watch.chat_id, watch.question) not in known:
+                self._registry.add_watch(watch.chat_id, watch.question, watch.seen, cap=sys.maxsize)
 
     def repair(self) -> RepairReport:
-        """Finish or undo whatever a killed writer left half done."""
+        """Finish or undo whatever a killed writer left half done: its journalled vectors whose chunks are not
+        stored go (a chunk stored again since, by any writer, keeps its vector). Alone, also re-sync Chroma
+        with the registry if their counts differ."""
         self._require_lock()
-        pending = self._registry.pending()
-        if pending:
-            live = self._registry.chunk_ids()
-            stale = [cid for cid, op in pending if op == "delete" or cid not in live]
-            self._vectors.delete(stale)
-            self._registry.clear_pending(cid for cid, _ in pending)
-        if self._vectors.count() == self._registry.chunk_count():
-            return RepairReport(len(pending), 0)
-        registry_ids, vector_ids = self._registry.chunk_ids(), self._vectors.ids()
-        extra = sorted(vector_ids - registry_ids)
-        self._vectors.delete(extra)
-        missing = self._registry.chunks_for_embedding(sorted(registry_ids - vector_ids))
-        self._write_vectors(missing)
+        with self._registry.repairing() as (pending, alone):
+            if pending:
+                live = self._registry.chunk_ids()
+                self._vectors.delete([cid for cid, _ in pending if cid not in live])
+            if not alone or self._vectors.count() == self._registry.chunk_count():
+                return RepairReport(len(pending), 0)
+            registry_ids, vector_ids = self._registry.chunk_ids(), self._vectors.ids()
+            extra = sorted(vector_ids - registry_ids)
+            self._vectors.delete(extra)
+            missing = self._registry.chunks_for_embedding(sorted(registry_ids - vector_ids))
+            self._write_vectors(missing)
         return RepairReport(len(pending) + len(extra), len(missing))
 
     def _write_vectors(self, items: Sequence[tuple[Chunk, str, str, str | None]]) -> None:
@@ -193,8 +252,8 @@ class Store:
             self._registry.clear_pending(chunk_ids)
 
     def _require_lock(self) -> None:
-        if self._lock is None:
-            raise StoreError(f"store {self.path} was opened read-only")
+        if not self._writable:
+            raise StoreError(f"store {self.location} was opened read-only")
 
     # -- feed subscriptions (small SQLite transactions: any store may change them, no write lock needed) -----
     def feeds(self) -> list[Feed]:
@@ -278,18 +337,23 @@ class Store:
         """The vectors as every process left them. An embedded Chroma client keeps the index it loaded, so a
         long-lived reader (the bot) reopens it when another process or connection has written the registry
         since; it looks at most every ``store.reopen_after`` seconds."""
-        if self._lock is not None or self.config.store.chroma.mode != "embedded":
+        if self._writable or self.config.store.chroma.mode != "embedded":
             return self._vectors
         now = time.monotonic()
         if now - self._checked_at < self.config.store.reopen_after:
             return self._vectors
         self._checked_at = now
-        version = self._registry.data_version()
+        version = self._data_version()
         if version != self._seen_version:
             self._seen_version = version
             self._vectors.close()
             self._vectors = VectorIndex(self.config.store, self._model_name)
         return self._vectors
+
+    def _data_version(self) -> int:
+        """What changes when another connection commits to a SQLite registry (embedded Chroma is only ever
+        beside one); 0 for a server registry, whose Chroma is a server too and never stale."""
+        return self._registry.data_version() if isinstance(self._registry, SQLiteRegistry) else 0
 
     def passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:
         """The chunks of (chunk id, score) pairs as Passages, in order; ids no longer stored are skipped."""
@@ -324,14 +388,18 @@ class Store:
     def stats(self) -> dict[str, Any]:
         """The summary with the vector count, the model and where and how large the store is."""
         meta = self._registry.meta()
+        if isinstance(self._registry, PostgresRegistry):
+            where, size = self._registry.location, self._registry.size_bytes()
+        else:
+            where, size = str(self.path.resolve()), _folder_size(self.path)
         return {
             **self.summary(),
             "vectors": self._vectors.count(),
             "model": meta.get("embedding_model", self._model_name),
             "dimension": int(meta["embedding_dimension"]) if "embedding_dimension" in meta else None,
-            "store_path": str(self.path.resolve()),
+            "store_path": where,
             "vectors_at": self._vectors.location,
-            "size_bytes": _folder_size(self.path),
+            "size_bytes": size,
         }
 
 

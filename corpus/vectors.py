@@ -75,6 +75,20 @@ class VectorIndex:
                     return found
                 offset += _PAGE
 
+    def records(self, ids: Sequence[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """The vectors and metadata of ``ids``, in their order (all must be stored)."""
+        found: dict[str, tuple[Any, dict[str, Any]]] = {}
+        with self._calling("read vectors"):
+            for lo, hi in self._batches(len(ids)):
+                page = self._collection.get(ids=list(ids[lo:hi]), include=["embeddings", "metadatas"])
+                for cid, vector, meta in zip(page["ids"], page["embeddings"], page["metadatas"], strict=True):
+                    found[cid] = (vector, dict(meta or {}))
+        missing = [cid for cid in ids if cid not in found]
+        if missing:
+            raise VectorStoreError(f"Chroma at {self.location} lacks {len(missing)} vectors, e.g. {missing[0]}")
+        vectors = np.array([found[cid][0] for cid in ids], dtype=np.float32).reshape(len(ids), -1)
+        return vectors, [found[cid][1] for cid in ids]
+
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         with self._calling("store vectors"):
             for lo, hi in self._batches(len(ids)):

@@ -185,6 +185,19 @@ def _parser() -> argparse.ArgumentParser:
     question_remove.add_argument("number", type=int, metavar="N")
     question_cmd.set_defaults(handler=_watch_question)
 
+    migrate_cmd = commands.add_parser(
+        "migrate",
+        parents=[common],
+        help="copy the configured SQLite store (registry, vectors) into the server profile; nothing is re-embedded",
+    )
+    migrate_cmd.add_argument("--to", choices=["postgres"], required=True, help="the target backend")
+    migrate_cmd.add_argument(
+        "--chroma-host", metavar="HOST", help="the target `chroma run` server (default: store.chroma.host)"
+    )
+    migrate_cmd.add_argument("--chroma-port", type=int, metavar="PORT", help="its port (default: store.chroma.port)")
+    migrate_cmd.add_argument("--json", action="store_true", help="print the counts as JSON")
+    migrate_cmd.set_defaults(handler=_migrate)
+
     config_cmd = commands.add_parser(
         "config", parents=[common], help="the effective configuration and where each value came from"
     )
@@ -274,6 +287,31 @@ def _stats(args: argparse.Namespace, config: Settings) -> int:
     for name, value in rows:
         print(f"{name:<10} {value}")
     return EXIT_OK
+
+
+def _migrate(args: argparse.Namespace, config: Settings) -> int:
+    """The configured store is the source; the target is PostgreSQL (DSN from the environment) with the vectors
+    on a Chroma server: store.chroma's, or the one the flags name."""
+    if config.store.backend != "sqlite":
+        return _fail("migrate copies a SQLite store (store.backend: sqlite, store.path) into the server profile")
+    data = config.model_dump()
+    chroma = {**data["store"]["chroma"], "mode": "http"}
+    chroma.update({k: v for k, v in (("host", args.chroma_host), ("port", args.chroma_port)) if v is not None})
+    data["store"].update(backend="postgres", chroma=chroma)
+    with Store(config) as source, Store(Settings.model_validate(data), write=True) as target:
+        target.copy_from(source)
+        before, after = source.stats(), target.stats()
+    counts = {name: {"source": before[name], "target": after[name]} for name in ("articles", "chunks", "vectors")}
+    same = all(count["source"] == count["target"] for count in counts.values())
+    if args.json:
+        _print_json({"source": before["store_path"], "target": after["store_path"], "counts": counts, "ok": same})
+    else:
+        print(f"copied {before['store_path']} into {after['store_path']} (vectors at {after['vectors_at']})")
+        for name, count in counts.items():
+            print(f"{name:<10} {count['source']} -> {count['target']}")
+    if not same:
+        print("newsbot: the counts differ; run migrate again to finish the copy", file=sys.stderr)
+    return EXIT_OK if same else EXIT_FAILURES
 
 
 def _delete(args: argparse.Namespace, config: Settings) -> int:
@@ -396,7 +434,7 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
 
     from newsbot.bot.app import ALLOWED_UPDATES, NewsBot, webhook_options
     from newsbot.bot.startup import BotStartError, quiet_retry_tracebacks, reach_bot_api
-    from newsbot.bot.state import BotState
+    from newsbot.bot.state import open_bot_state
 
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
@@ -418,7 +456,7 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
     except BotStartError as exc:
         return _fail(str(exc))
     with Store(config) as store:
-        state = BotState(store.path / "bot.sqlite3")
+        state = open_bot_state(config, store.path)
         app = NewsBot(config, store, state, links).application(token)
         try:
             if settings.mode == "webhook":

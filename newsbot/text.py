@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -89,13 +90,17 @@ class _Stemmer:
         return [word, *sorted(extra)]
 
     def _porter(self, texts: Sequence[str]) -> list[set[str]]:
-        found: list[set[str]] = [set() for _ in texts]
+        return [set(counts) for counts in self.counts(texts)]
+
+    def counts(self, texts: Sequence[str]) -> list[Counter[str]]:
+        """How often each token (as the index tokenizes, no irregular forms joined) occurs in each text."""
+        found: list[Counter[str]] = [Counter() for _ in texts]
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 self._db.executemany("INSERT INTO texts (rowid, body) VALUES (?, ?)", enumerate(texts))
                 for row, term in self._db.execute("SELECT doc, term FROM terms"):
-                    found[row].add(term)
+                    found[row][term] += 1
             finally:
                 self._db.execute("ROLLBACK")
         return found
@@ -119,3 +124,9 @@ def keyword_forms(term: str) -> tuple[str, ...]:
     """What keyword search asks for to find ``term`` as the stemmer would: the term and its irregular forms.
     Cached: each question's terms are asked for twice (the search, then each term's IDF) and recur."""
     return tuple(_STEMMER.forms(term))
+
+
+def keyword_tokens(texts: Sequence[str]) -> list[Counter[str]]:
+    """Token counts of each text exactly as the FTS5 keyword index makes them: what a keyword index outside
+    SQLite (PostgreSQL's) stores, so that both rank alike."""
+    return _STEMMER.counts(texts)

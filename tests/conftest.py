@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +20,7 @@ import pytest
 from newsbot.corpus.store import Store
 from newsbot.settings import Settings
 from tests.fake_encoder import HashingEncoder
+from tests.fake_telegram import FakeTelegram
 
 if TYPE_CHECKING:
     from tests.newsbot_serve import Served
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "examples" / "articles"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+TELEGRAM_TOKEN = "123456:TEST-TOKEN"
 
 
 def make_config(store_path: Path, **sections: dict | list) -> Settings:
@@ -40,6 +44,20 @@ def make_config(store_path: Path, **sections: dict | list) -> Settings:
         else:  # a list (feeds)
             data[section] = values
     return Settings.model_validate(data)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    """The loopback Bot API server (tests/fake_telegram.py), for the token TELEGRAM_TOKEN."""
+    fake = FakeTelegram(TELEGRAM_TOKEN)
+    await fake.start()
+    yield fake
+    await fake.close()
 
 
 @pytest.fixture

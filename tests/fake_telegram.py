@@ -1,6 +1,7 @@
 """A fake Telegram Bot API server on 127.0.0.1 (aiohttp): enough of the HTTP API for the real
 python-telegram-bot client to poll, answer, edit, download files and be rate limited. Tests inject updates
-and read back every request the bot made."""
+and read back every request the bot made. Once the bot sets a webhook, updates are POSTed to it, as Telegram
+does, instead of waiting for getUpdates."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 BOT_USER = {
     "id": 424242,
@@ -41,9 +42,14 @@ class FakeTelegram:
     _next_message: int = 1000
     _chats: dict[int, dict[str, Any]] = field(default_factory=dict)
     _closing: bool = False
+    webhook: dict[str, Any] | None = None  # setWebhook's url and secret_token
+    pushed: list[dict[str, Any]] = field(default_factory=list)  # every update injected, in order
+    deliveries: list[tuple[int, int]] = field(default_factory=list)  # webhook mode: (update_id, HTTP status)
+    sent: dict[int, dict[str, Any]] = field(default_factory=dict)  # the bot's messages by id, as last edited
 
     async def start(self) -> None:
         self._wake = asyncio.Condition()
+        self._client = ClientSession()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.*}", self._file)
@@ -59,6 +65,7 @@ class FakeTelegram:
         async with self._wake:
             self._closing = True
             self._wake.notify_all()  # wake parked long polls so shutdown is immediate
+        await self._client.close()
         await self._runner.cleanup()
 
     # -- what tests do ----------------------------------------------------------------------------------
@@ -99,7 +106,8 @@ class FakeTelegram:
         await self._push({"message": message})
         return message
 
-    async def press(self, user_id: int, message: dict[str, Any], data: str) -> None:
+    async def press(self, user_id: int, message: dict[str, Any], data: str) -> dict[str, Any]:
+        """Press an inline button of ``message``; returns the update."""
         query = {
             "id": f"cq{time.monotonic_ns()}",
             "from": {"id": user_id, "is_bot": False, "first_name": "u"},
@@ -107,7 +115,11 @@ class FakeTelegram:
             "message": message,
             "data": data,
         }
-        await self._push({"callback_query": query})
+        return await self._push({"callback_query": query})
+
+    async def redeliver(self, update: dict[str, Any]) -> None:
+        """Deliver an update again, as Telegram does when a webhook gave no 200 in time."""
+        await self._deliver(update)
 
     def upload(self, file_id: str, name: str, content: bytes) -> dict[str, Any]:
         self.files[file_id] = content
@@ -169,13 +181,25 @@ class FakeTelegram:
         message["text"] = params["text"]
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
+        self.sent[message["message_id"]] = message
         return message
 
     async def _editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         """The edited message keeps its id."""
         message = await self._sendMessage(params)
+        del self.sent[message["message_id"]]
         self._next_message -= 1
-        return {**message, "message_id": int(params["message_id"]), "edit_date": int(time.time())}
+        edited = {**message, "message_id": int(params["message_id"]), "edit_date": int(time.time())}
+        self.sent[edited["message_id"]] = edited
+        return edited
+
+    async def _setWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}
+        return True
+
+    async def _deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
+        return True
 
     async def _getFile(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = params["file_id"]
@@ -190,12 +214,24 @@ class FakeTelegram:
         self._next_message += 1
         return {"message_id": self._next_message, "date": int(time.time()), "chat": chat, "from": sender}
 
-    async def _push(self, update: dict[str, Any]) -> None:
+    async def _push(self, update: dict[str, Any]) -> dict[str, Any]:
         update["update_id"] = self._next_update
         self._next_update += 1
+        self.pushed.append(update)
+        if self.webhook is not None:
+            await self._deliver(update)
+            return update
         async with self._wake:
             self._updates.append(update)
             self._wake.notify_all()
+        return update
+
+    async def _deliver(self, update: dict[str, Any]) -> None:
+        assert self.webhook is not None, "no webhook is set"
+        secret = self.webhook["secret_token"]
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+        async with self._client.post(self.webhook["url"], json=update, headers=headers) as response:
+            self.deliveries.append((update["update_id"], response.status))
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

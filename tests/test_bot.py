@@ -12,25 +12,19 @@ import pytest
 
 from newsbot.bot.app import NewsBot, webhook_options
 from newsbot.bot.render import split_message
-from newsbot.bot.state import BotState
+from newsbot.bot.state import SqliteBotState
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from newsbot.links import PassageLinks
-from tests.conftest import SAMPLES, ChromaServer, WebServer, assert_consistent, free_port, make_config
+from tests.conftest import SAMPLES, TELEGRAM_TOKEN, ChromaServer, WebServer, assert_consistent, free_port, make_config
 from tests.fake_openai import FakeOpenAI, cited, sentence_number
 from tests.fake_telegram import BOT_USER, FakeTelegram
 from tests.feed_server import FeedServer, Page, article_page, rss
 from tests.test_cli import newsbot_env, run
 from tests.test_telegram_html import check
 
-TOKEN = "123456:TEST-TOKEN"
 ADMIN, USER = 7001, 7002
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def build_store(path: Path) -> Path:
@@ -44,14 +38,6 @@ def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_store(tmp_path_factory.mktemp("bot") / "store")
 
 
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
 @asynccontextmanager
 async def running_bot(
     store_path: Path,
@@ -63,9 +49,9 @@ async def running_bot(
 ) -> AsyncIterator[NewsBot]:
     settings = {"base_url": fake.base_url, "base_file_url": fake.base_file_url, "admins": [ADMIN], **telegram}
     config = make_config(store_path, telegram=settings, **(config_sections or {}))
-    store, state = Store(config), BotState(state_path)
+    store, state = Store(config), SqliteBotState(state_path)
     newsbot = NewsBot(config, store, state, links)
-    app = newsbot.application(TOKEN)
+    app = newsbot.application(TELEGRAM_TOKEN)
     await app.initialize()
     await newsbot.startup(app)
     await app.start()
@@ -329,6 +315,26 @@ async def test_a_watched_question_alerts_its_chat_once_when_a_new_article_answer
         assert done["text"] == f"No longer watching “{question}”."
 
 
+async def test_two_replicas_sharing_the_state_send_a_watch_alert_once(
+    telegram: FakeTelegram, tmp_path: Path, site: NewsSite
+):
+    """Both replicas see the new article; one asks the watched question again. Both poll the same Bot API, so
+    each update reaches both, and is answered once."""
+    site.serve("a")
+    sections = {**feed_sections(site), "feeds": [{"url": site.url("/feed")}]}
+    replicas = [running_bot(tmp_path / "store", telegram, tmp_path / "bot.sqlite3", sections) for _ in range(2)]
+    async with replicas[0] as first, replicas[1] as second:
+        await until(lambda: len(first.store.article_ids()) == 1, "the seeded feed's first refresh")
+        await telegram.send(telegram.chat(USER), USER, "/watch Which bridge did the council approve?")
+        await telegram.wait_for("sendMessage")
+        site.serve("ca")
+        alert = (await telegram.wait_for("sendMessage", 2))[1]
+        assert "bridge over the river" in alert["text"]
+        marker = first.store.articles_marker
+        await until(lambda: first.checked_marker == second.checked_marker == marker(), "both replicas' rechecks")
+        assert len(telegram.requests("sendMessage")) == 2
+
+
 async def test_a_429_is_waited_out_and_the_answer_still_arrives(
     shared_store: Path, telegram: FakeTelegram, tmp_path: Path
 ):
@@ -503,17 +509,7 @@ async def test_webhook_mode_takes_updates_that_carry_the_secret_only(
     async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", **hook):
         (registered,) = await telegram.wait_for("setWebhook")
         assert registered["url"] == hook["webhook_url"] and registered["secret_token"] == "s3cret-token"
-        chat = telegram.chat(USER)
-        update = {
-            "update_id": 1,
-            "message": {
-                "message_id": 1,
-                "date": int(time.time()),  # the bot answers as of the message's day
-                "chat": chat,
-                "text": "Who controls Derna?",
-                "from": {"id": USER, "is_bot": False, "first_name": "u"},
-            },
-        }
+        update = webhook_update(1, telegram.chat(USER), "Who controls Derna?")
         local = f"http://127.0.0.1:{port}/newsbot-hook"
         async with httpx.AsyncClient() as client:
             forged = await client.post(local, json=update)
@@ -522,6 +518,38 @@ async def test_webhook_mode_takes_updates_that_carry_the_secret_only(
         (answer,) = await telegram.wait_for("sendMessage")
         assert "Majlis" in answer["text"]
         assert len(telegram.requests("sendMessage")) == 1
+
+
+async def test_an_update_delivered_twice_is_answered_once(shared_store: Path, telegram: FakeTelegram, tmp_path: Path):
+    """Telegram (or a load balancer) retries a delivery it saw no 200 for: the second copy is dropped."""
+    port = free_port()
+    hook = {"mode": "webhook", "webhook_url": "https://bot.example.org/newsbot-hook", "webhook_port": port}
+    chat = telegram.chat(USER)
+    async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", **hook):
+        await telegram.wait_for("setWebhook")
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            for update in (webhook_update(1, chat, "Who controls Derna?"),) * 2 + (
+                webhook_update(2, chat, "Who governs Tripoli?"),
+            ):
+                assert (await client.post("/newsbot-hook", json=update)).status_code == 200
+            answers = await telegram.wait_for("sendMessage", 2)
+    # the chat's questions are answered in turn: a second answer to update 1 would have come before update 2's
+    assert [a["reply_parameters"]["message_id"] for a in answers] == [1, 2]
+    assert "Majlis" in answers[0]["text"] and "Tripoli" in answers[1]["text"]
+    assert len(telegram.requests("sendMessage")) == 2
+
+
+def webhook_update(update_id: int, chat: dict, text: str) -> dict:
+    """An update as Telegram posts it to a webhook: message ``update_id`` of ``chat``, sent now."""
+    message = {
+        "message_id": update_id,
+        "date": int(time.time()),  # the bot answers as of the message's day
+        "chat": chat,
+        "text": text,
+        "from": {"id": chat["id"], "is_bot": False, "first_name": "u"},
+    }
+    return {"update_id": update_id, "message": message}
 
 
 async def test_hostile_articles_reach_telegram_as_valid_messages_within_the_limit(

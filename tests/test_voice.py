@@ -10,13 +10,11 @@ import pytest
 
 from newsbot.settings import Settings
 from newsbot.speech import SpeechError, SpeechUnavailable, decode, transcriber
-from tests import test_bot
 from tests.conftest import WebServer, make_config
 from tests.fake_telegram import BOT_USER, FakeTelegram
 from tests.speech import opus, speak
 from tests.test_bot import USER, build_store, running_bot
 
-telegram = test_bot.telegram  # the fake Bot API fixture, as test_bot's tests get it
 NOT_AUDIO = b"This is a text file that says it is a voice note, not audio."
 
 

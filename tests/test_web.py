@@ -13,10 +13,10 @@ import pytest
 
 from newsbot.corpus.store import Store
 from newsbot.records import Answer, Citation
-from tests.conftest import ROOT, WebServer, make_config
+from tests.conftest import ROOT, TELEGRAM_TOKEN, WebServer, make_config
 from tests.fake_telegram import BOT_USER, FakeTelegram
 from tests.newsbot_serve import ADMIN_TOKEN, Served, start_server
-from tests.test_bot import TOKEN, USER, running_bot
+from tests.test_bot import USER, running_bot
 from tests.test_cli import newsbot_env
 
 pytestmark = pytest.mark.e2e
@@ -202,7 +202,7 @@ def test_a_public_server_opens_unsigned_links_has_no_admin_routes_and_limits_eac
 
 
 def test_serve_and_the_bot_refuse_to_start_in_one_line_naming_the_problem(tmp_path: Path):
-    bot = {"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_WEB__PUBLIC_URL": "https://news.example.org"}
+    bot = {"TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "NEWSBOT_WEB__PUBLIC_URL": "https://news.example.org"}
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
         for command, env, named in (
@@ -226,7 +226,7 @@ def test_serve_and_the_bot_refuse_to_start_in_one_line_naming_the_problem(tmp_pa
 
 @pytest.mark.anyio
 async def test_telegram_sources_carry_an_open_button_per_citation(served: Served, tmp_path: Path):
-    telegram = FakeTelegram(TOKEN)
+    telegram = FakeTelegram(TELEGRAM_TOKEN)
     await telegram.start()
     try:
         async with running_bot(served.store_path, telegram, tmp_path / "bot.sqlite3", links=served.links):

@@ -1,0 +1,109 @@
+"""The server profile's store: the registry in a real PostgreSQL server, the vectors on a real `chroma run`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from newsbot.corpus.store import Store
+from newsbot.ingest.pipeline import ingest
+from newsbot.records import Filters
+from newsbot.settings import Settings
+from tests.conftest import SAMPLES, ChromaServer, assert_consistent, make_config, open_store
+
+pytestmark = pytest.mark.e2e
+
+QUERIES = [
+    "Who controls Derna?",
+    "earthquake Nepal death toll",
+    "What did the flyby find on Pluto?",
+    "governments of Libya parliament",
+    "Who fought for Derna and who said so?",
+]
+
+
+def server_settings(chroma: ChromaServer, path: Path) -> Settings:
+    return make_config(
+        path, store={"backend": "postgres", "chroma": {"mode": "http", "host": "127.0.0.1", "port": chroma.port}}
+    )
+
+
+@pytest.fixture
+def server_config(
+    postgres_dsn: str, chroma_server: ChromaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """The server profile: the DSN in the environment (its only source), Chroma over HTTP."""
+    monkeypatch.setenv("NEWSBOT_STORE__POSTGRES__DSN", postgres_dsn)
+    return server_settings(chroma_server, tmp_path / "unused")
+
+
+@pytest.fixture
+def server_store(server_config: Settings) -> Iterator[Store]:
+    with open_store(server_config, write=True) as store:
+        yield store
+
+
+def test_the_store_api_on_postgres(server_store: Store, server_config: Settings):
+    report = ingest([str(SAMPLES)], server_store)
+    assert (report.articles_new, report.articles_failed) == (9, 0)
+    summary = server_store.stats()
+    assert (summary["articles"], summary["chunks"], summary["vectors"]) == (9, report.chunks_added, report.chunks_added)
+    assert summary["store_path"].startswith("postgresql://127.0.0.1:") and summary["size_bytes"] > 0
+    assert not Path(server_config.store.path).exists()  # store.path is not used
+    assert_consistent(server_store)
+
+    again = ingest([str(SAMPLES)], server_store)
+    assert (again.articles_unchanged, again.chunks_added) == (9, 0)
+    hits = server_store.keyword_search("Who controls Derna?", 5)
+    assert hits and "Derna" in server_store.passages(hits)[0].text
+    assert server_store.dense_search("Derna", 3)
+
+    libya = server_store.article_ids(source="libya")
+    removed = server_store.delete(libya)
+    assert removed > 0 and server_store.article_ids(source="libya") == []
+    left = server_store.passages(server_store.keyword_search("Derna", 10))
+    assert not {passage.article_id for passage in left} & set(libya)
+    assert_consistent(server_store)
+
+
+def test_keyword_search_ranks_as_fts5_does(server_store: Store, tmp_path: Path):
+    """Same tokens, same BM25: the PostgreSQL index returns FTS5's chunks in FTS5's order with its scores."""
+    with open_store(make_config(tmp_path / "sqlite"), write=True) as embedded:
+        ingest([str(SAMPLES)], embedded)
+        ingest([str(SAMPLES)], server_store)
+        for query in QUERIES:
+            assert_same_ranking(server_store.keyword_search(query, 10), embedded.keyword_search(query, 10))
+        libya = Filters(source="libya", until="2024-12-31")
+        assert_same_ranking(
+            server_store.keyword_search("Derna", 10, libya), embedded.keyword_search("Derna", 10, libya)
+        )
+        assert server_store.idf(["derna", "won"]) == pytest.approx(embedded.idf(["derna", "won"]))
+
+
+def assert_same_ranking(found: list[tuple[str, float]], expected: list[tuple[str, float]]) -> None:
+    assert expected and [cid for cid, _ in found] == [cid for cid, _ in expected]
+    assert [score for _, score in found] == pytest.approx([score for _, score in expected], rel=1e-9)
+
+
+def test_feeds_and_watches_are_shared_by_every_process(server_store: Store, server_config: Settings):
+    assert server_store.add_feed("https://news.example/feed", 900.0, "example")
+    with open_store(server_config) as reader:
+        assert [feed.url for feed in reader.feeds()] == ["https://news.example/feed"]
+        assert reader.add_watch(7, "Who controls Derna?", {"a1"}, cap=1) is not None
+        assert reader.add_watch(7, "Who won?", set(), cap=1) is None
+    [watch] = server_store.watches(7)
+    assert (watch.question, watch.seen) == ("Who controls Derna?", frozenset({"a1"}))
+    server_store.set_seen(watch.id, {"a1", "a2"})
+    assert server_store.watches(every_chat=True)[0].seen == {"a1", "a2"}
+    assert server_store.remove_feed("https://news.example/feed") and server_store.feeds() == []
+
+
+def test_migrations_run_once_and_are_recorded(server_store: Store, postgres_dsn: str, server_config: Settings):
+    with open_store(server_config):
+        pass  # a second process opening the same database applies nothing again
+    with psycopg.connect(postgres_dsn) as db:
+        versions = db.execute("SELECT version, name FROM schema_version ORDER BY version").fetchall()
+    assert versions[0] == (1, "0001_initial")
