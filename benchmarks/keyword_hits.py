@@ -23,7 +23,8 @@ HIT_AT = (1, 4, 10)
 
 
 def main() -> None:
-    from keyword_options import Baseline, RareTerms, Tantivy
+    from keyword_options import Baseline, RareTerms
+    from tantivy_leg import Tantivy
 
     from newsbot.corpus.store import REGISTRY_FILE, Store
     from newsbot.evaluation import (

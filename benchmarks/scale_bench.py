@@ -92,8 +92,8 @@ def phase_build(folder: Path, size: int, vectors: bool, sample: int, noise: floa
     }
 
 
-def phase_measure(folder: Path, limit: int, with_tantivy: bool) -> dict[str, Any]:
-    from keyword_options import Baseline, RareTerms, Tantivy
+def phase_measure(folder: Path, limit: int, with_tantivy: bool, answers: bool) -> dict[str, Any]:
+    from keyword_options import Baseline, RareTerms
 
     from newsbot.corpus.store import REGISTRY_FILE, Store
     from newsbot.qa.chain import QA
@@ -118,6 +118,8 @@ def phase_measure(folder: Path, limit: int, with_tantivy: bool) -> dict[str, Any
             "keyword df<=2%": RareTerms(registry, 0.02).search,
         }
         if with_tantivy:
+            from tantivy_leg import Tantivy
+
             started = time.perf_counter()
             engine = Tantivy(registry, folder / "tantivy")
             if engine.built:
@@ -130,11 +132,12 @@ def phase_measure(folder: Path, limit: int, with_tantivy: bool) -> dict[str, Any
             "idf": lambda q: store.idf(content_terms(q)),
         }
         qa = QA(store, config)  # without vectors, Chroma is empty: dense finds nothing, the rest runs as usual
-        steps |= {
-            "dense": lambda q: store.dense_search(q, K, filters),
-            "retrieval": lambda q: qa.retriever.passages(q, filters),
-            "ask": lambda q: qa.ask(q),
-        }
+        if answers:
+            steps |= {
+                "dense": lambda q: store.dense_search(q, K, filters),
+                "retrieval": lambda q: qa.retriever.passages(q, filters),
+                "ask": lambda q: qa.ask(q),
+            }
         for question in questions[:WARM_QUESTIONS]:
             for step in steps.values():
                 step(question)
@@ -182,6 +185,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.02, help="standard deviation of the noise per dimension")
     parser.add_argument("--limit", type=int, default=0, help="at most this many questions (0: all 250)")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--keyword-only", action="store_true", help="measure the keyword legs and idf alone")
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     vectors = not args.no_vectors
@@ -190,10 +194,14 @@ def main() -> None:
         if name == "build":
             result = phase_build(Path(folder), int(rest[0]), vectors, args.sample, args.noise)
         else:
-            result = phase_measure(Path(folder), args.limit, args.tantivy)
+            result = phase_measure(Path(folder), args.limit, args.tantivy, not args.keyword_only)
         print(json.dumps(result))
         return
-    extra = [*(["--no-vectors"] if not vectors else []), *(["--tantivy"] if args.tantivy else [])]
+    extra = [
+        *(["--no-vectors"] if not vectors else []),
+        *(["--tantivy"] if args.tantivy else []),
+        *(["--keyword-only"] if args.keyword_only else []),
+    ]
     for size in (int(s) for s in args.sizes.split(",")):
         folder = Path(args.out).resolve() / f"{args.backend}-{size}{'' if vectors else '-novec'}"
         report: dict[str, Any] = {"backend": args.backend, "size": size}
