@@ -30,7 +30,7 @@ from newsbot.corpus.errors import StoreError
 from newsbot.corpus.registry import CHUNK_RECORD, FEED_COLUMNS, Feed, RegistryStats, StoredArticle, Watch, filter_sql
 from newsbot.corpus.schema import migrate_postgres
 from newsbot.records import Article, Chunk, Filters
-from newsbot.text import WORD, content_terms, keyword_forms, keyword_tokens
+from newsbot.text import keyword_forms, keyword_terms, keyword_tokens
 
 # Advisory lock class of the two-key locks: (WRITERS, 0) is held shared by every live writer (exclusively by one
 # that repairs alone), (WRITERS, id) by writer ``id``. Articles take one-key locks (another key space).
@@ -232,7 +232,7 @@ class PostgresRegistry:
     def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the chunks best matching any word of ``query``, best first: FTS5's bm25()
         over the same tokens (a term asked for twice, as a form of two words, counts twice there too)."""
-        terms = content_terms(query) or WORD.findall(query.lower())
+        terms = keyword_terms(query)
         tokens = [token for term in terms for token in _query_tokens(term)]
         if not tokens:
             return []

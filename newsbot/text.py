@@ -44,8 +44,15 @@ STOPWORDS = frozenset(
 
 
 def content_terms(text: str) -> list[str]:
-    """Lower-case words of ``text`` without stopwords, in order, each once."""
-    return list(dict.fromkeys(w for w in WORD.findall(text.lower()) if w not in STOPWORDS))
+    """Lower-case words of ``text`` without stopwords and single letters (the possessive "s" of "Trump's", in
+    two of three news chunks), in order, each once."""
+    words = WORD.findall(text.lower())
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())))
+
+
+def keyword_terms(query: str) -> list[str]:
+    """What keyword search looks for: the query's content terms, or all its words when it has none."""
+    return content_terms(query) or list(dict.fromkeys(WORD.findall(query.lower())))
 
 
 KEYWORD_TOKENIZER = "porter unicode61 remove_diacritics 2"
