@@ -12,7 +12,7 @@ import pytest
 
 from newsbot.bot.app import NewsBot, webhook_options
 from newsbot.bot.render import split_message
-from newsbot.bot.state import SqliteBotState
+from newsbot.bot.state import BotState, SqliteBotState, StoredAnswer
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from newsbot.links import PassageLinks
@@ -399,7 +399,7 @@ async def test_a_slow_question_does_not_hold_up_another_chat(
     shared_store: Path, telegram: FakeTelegram, tmp_path: Path, web: WebServer
 ):
     llm = FakeOpenAI(web)
-    llm.replies.extend([2.5, cited("Libya Dawn", "Libya Dawn")])  # the first question's answer is slow
+    llm.replies.extend([8.0, cited("Libya Dawn", "Libya Dawn")])  # the first question's answer is slow
     settings = {"llm": {"provider": "openai", "base_url": llm.base_url, "model": "scripted", "timeout": 10}}
     async with running_bot(shared_store, telegram, tmp_path / "bot.sqlite3", config_sections=settings):
         await telegram.send(telegram.chat(USER), USER, "Who controls Derna?")
@@ -449,12 +449,22 @@ async def test_an_llm_answer_streams_into_a_draft_edited_into_the_checked_answer
         edits = telegram.requests("editMessageText")
         assert final is edits[-1] and final["text"].startswith(f"{claim} [1]\n")  # checked, the mark gone
         assert all(e["text"].startswith("<i>Unchecked draft") for e in edits[:-1])
-        stored = newsbot.state.latest(USER)
+        stored = await recorded_message(newsbot.state, USER)
         assert {int(e["message_id"]) for e in edits} == {stored.message_id}  # one message, edited
         answer_message = {"message_id": stored.message_id, "date": 0, "chat": chat, "from": BOT_USER}
         await telegram.press(USER, answer_message, final["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
         sources = (await telegram.wait_for("sendMessage", 2))[1]
         assert "Libya Dawn, a coalition of former rebel units" in sources["text"]
+
+
+async def recorded_message(state: BotState, chat_id: int, timeout: float = 10) -> StoredAnswer:
+    """The chat's latest answer once the bot has recorded the message that carries it (it does so after
+    Telegram has confirmed the final edit, which the test may see first)."""
+    deadline = time.monotonic() + timeout
+    while (stored := state.latest(chat_id)) is None or stored.message_id is None:
+        assert time.monotonic() < deadline, "the answer's message was never recorded"
+        await asyncio.sleep(0.02)
+    return stored
 
 
 async def llm_requests(llm: FakeOpenAI, count: int) -> None:
