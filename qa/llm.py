@@ -26,7 +26,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from newsbot.corpus.store import Store
 from newsbot.qa.evidence import Numbered, evidence
-from newsbot.qa.extractive import ExtractiveAnswerer, abstain
+from newsbot.qa.extractive import Candidate, ExtractiveAnswerer, abstain
 from newsbot.qa.prompts import (
     ANSWER_SCHEMA,
     ANSWER_SYSTEM,
@@ -118,14 +118,14 @@ class LlmAnswerer:
         return reply.strip().splitlines()[0].strip() if reply.strip() else fallback
 
     def answer(
-        self, question: str, passages: list[Passage], as_of: str | None = None, on_text: OnText | None = None
+        self, question: str, ranked: list[Candidate], as_of: str | None = None, on_text: OnText | None = None
     ) -> Answer:
-        """The checked answer; ``on_text`` gets the unchecked answer so far each time more of it arrives."""
+        """The checked answer from the offline answerer's ranked candidates (its ``rank``); ``on_text`` gets the
+        unchecked answer so far each time more of it arrives."""
         started = time.perf_counter()
-        ranked = self.fallback.rank(question, passages, as_of)
         given = evidence(ranked, self.config.sentences, self.config.context)
         if not given:
-            return self.fallback.answer(question, passages, as_of)
+            return self.fallback.answer_ranked(question, ranked, as_of)
         messages = [SystemMessage(ANSWER_SYSTEM), HumanMessage(evidence_message(question, given, as_of))]
         timings: dict[str, float] = {}
         try:
@@ -133,16 +133,16 @@ class LlmAnswerer:
         except Exception as exc:
             reason = " ".join(str(exc).split())[:160]
             return self._offline(
-                question, passages, as_of, f"LLM unavailable ({type(exc).__name__}: {reason}); {OFFLINE}"
+                question, ranked, as_of, f"LLM unavailable ({type(exc).__name__}: {reason}); {OFFLINE}"
             )
         if not reply.strip():
-            return self._offline(question, passages, as_of, f"LLM reply was empty; {OFFLINE}")
+            return self._offline(question, ranked, as_of, f"LLM reply was empty; {OFFLINE}")
         if NOT_ANSWERED in reply:
             answer = abstain(ranked)
             answer.reader = self.fallback.version
             answer.notes.append(NO_ANSWER)
         else:
-            answer = self._checked(question, reply, given, passages, as_of)
+            answer = self._checked(question, reply, given, ranked, as_of)
         answer.timings |= timings
         return answer
 
@@ -213,18 +213,18 @@ class LlmAnswerer:
             response_format = {"type": "json_object", "schema": ANSWER_SCHEMA}
         return {"extra_body": {**token_limit(self.config).get("extra_body", {}), "response_format": response_format}}
 
-    def _offline(self, question: str, passages: list[Passage], as_of: str | None, *notes: str) -> Answer:
-        answer = self.fallback.answer(question, passages, as_of)
+    def _offline(self, question: str, ranked: list[Candidate], as_of: str | None, *notes: str) -> Answer:
+        answer = self.fallback.answer_ranked(question, ranked, as_of)
         answer.notes.extend(notes)
         return answer
 
     def _checked(
-        self, question: str, reply: str, given: list[Numbered], passages: list[Passage], as_of: str | None
+        self, question: str, reply: str, given: list[Numbered], ranked: list[Candidate], as_of: str | None
     ) -> Answer:
         try:
             found = claims(reply)
         except ValueError as exc:
-            return self._offline(question, passages, as_of, f"LLM reply was malformed ({exc}); {OFFLINE}")
+            return self._offline(question, ranked, as_of, f"LLM reply was malformed ({exc}); {OFFLINE}")
         notes: list[str] = []
         kept: list[str] = []
         citations: list[Citation] = []
@@ -242,7 +242,7 @@ class LlmAnswerer:
             kept.append(f"{body} {refs}{claim.text.rstrip()[len(body) :]}")
         if not kept:  # what was removed, and why, stays in the notes
             notes.append(f"no claim of the LLM's reply was supported; {OFFLINE}")
-            return self._offline(question, passages, as_of, *notes)
+            return self._offline(question, ranked, as_of, *notes)
         reader = f"{LLM_READER}{self.config.model or self.config.provider}"
         return Answer(text=" ".join(kept), abstained=False, citations=citations, notes=notes, reader=reader)
 

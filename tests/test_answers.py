@@ -9,7 +9,7 @@ from newsbot.evaluation import citations_valid, contains_gold, normalize
 from newsbot.ingest.pipeline import ingest
 from newsbot.qa.answer_type import answer_phrases, expected_type
 from newsbot.qa.chain import QA, rewrite_follow_up
-from newsbot.qa.extractive import ExtractiveAnswerer
+from newsbot.qa.extractive import ExtractiveAnswerer, by_evidence
 from newsbot.qa.retrieval import collapse_duplicates, fuse
 from newsbot.qa.verify import CitationError, passage_view
 from newsbot.records import Answer, Filters, Passage
@@ -226,3 +226,24 @@ def test_the_sentence_pool_keeps_the_sentences_with_most_key_terms(library):
     assert [c.text for c in ranked] == ["The Derna council named a new mayor on Tuesday."]
     everything = ExtractiveAnswerer(store, settings.model_copy(update={"sentence_pool": 0}))
     assert len(everything.rank("Who did the Derna council name as mayor?", passages)) == 4
+
+
+def test_the_reader_reorders_the_passages_by_the_best_sentence_each_holds(qa: QA, library):
+    store, config = library
+    question = "Who did the Derna council name as mayor?"
+    passages = [
+        passage("harbour", "The harbour ferry timetable changed for the summer season in Derna.", "2025-05-01"),
+        passage("short", "Derna, Tuesday.", "2025-05-01"),
+        passage("mayor", "The Derna council named Ahmed Salem as the new mayor of the city on Tuesday.", "2025-05-01"),
+    ]
+    ranked = ExtractiveAnswerer(store, config.answer).rank(question, passages, "2025-05-02")
+    assert ranked[0].passage.chunk_id == "mayor"
+    # "short" holds no candidate (no sentence of three words): it keeps its place after the others.
+    assert [p.chunk_id for p in by_evidence(passages, ranked)] == ["mayor", "harbour", "short"]
+
+    retrieved = qa.retriever.passages("Who controls Derna?", Filters(as_of="2026-01-01"))
+    answer, returned = qa.ask("Who controls Derna?", filters=Filters(as_of="2026-01-01"))
+    best = qa.extractive.rank("Who controls Derna?", retrieved, "2026-01-01")[0]
+    assert sorted(p.chunk_id for p in returned) == sorted(p.chunk_id for p in retrieved)
+    assert returned[0].chunk_id == best.passage.chunk_id
+    assert any(c.start == best.start for c in answer.citations)
