@@ -1,11 +1,12 @@
 """A sense of time: the day a question is asked as of, the time it is about, and how far a report lies from it.
 
-News questions about "this week" want this week's report: web search (and a long-lived store) hands the
-answerer reports years old beside current ones, and the old ones often state a similar fact about an earlier
-event. For questions about the present, a sentence's score loses up to ``recency_weight`` as its article ages
-(half of that at ``recency_half_life`` days); an undated article counts as of unknown age, half the weight.
-A question naming a past year or month ("in 2019", "in March 2019") is about then: reports from outside that
-period lose in the same way, by how far outside they lie (half at ``PERIOD_HALF_LIFE`` days).
+News questions about "this week" (or "on Monday": a weekday alone means the latest one) want this week's
+report: web search (and a long-lived store) hands the answerer reports years old beside current ones, and the
+old ones often state a similar fact about an earlier event. For questions about the present, a sentence's score
+loses up to ``recency_weight`` as its article ages (half of that at ``recency_half_life`` days); an undated
+article counts as of unknown age, half the weight. A question naming a past year or month ("in 2019", "in March
+2019") is about then: reports from outside that period lose in the same way, by how far outside they lie (half
+at ``PERIOD_HALF_LIFE`` days).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from datetime import UTC, date, datetime
 
 _PRESENT = re.compile(
     r"\b(?:this (?:week|weekend|month|year|season|spring|summer|autumn|fall|winter)|recent(?:ly)?|new(?:ly)?|now|"
-    r"current(?:ly)?|latest|today|tonight|so far|ongoing|upcoming|just|announced|unveiled|launched)\b",
+    r"current(?:ly)?|latest|today|tonight|yesterday|(?:last|past) (?:week|weekend)|so far|ongoing|upcoming|just|"
+    r"announced|unveiled|launched|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.IGNORECASE,
 )
 
@@ -77,7 +79,8 @@ def today() -> str:
 
 
 def asks_about_present(question: str) -> bool:
-    """Whether the question is about what is happening now ("this week", "recently", "new", "latest" ...)."""
+    """Whether the question is about what is happening now ("this week", "recently", "new", "latest", "on
+    Monday" ...)."""
     return bool(_PRESENT.search(question))
 
 

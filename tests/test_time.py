@@ -118,6 +118,10 @@ def test_what_counts_as_a_question_about_the_present():
     assert asks_about_present("Which company debuted a new inclusive toy this week?")
     assert asks_about_present("Who is the current prime minister of Japan?")
     assert not asks_about_present("Who did Majlis fight in Derna?")
+    assert asks_about_present("Which Italian volcano erupted on Monday?")  # a weekday alone: the latest one
+    assert asks_about_present("Which team won the final last weekend?")
+    named = time_focus("Which team won the Monday-night final in 2019?", "2025-03-10", 30)
+    assert named is not None and named.past  # a named year decides over a weekday
     assert staleness("2025-03-10", "2025-03-10", 30) == 0.0
     assert staleness("2025-02-08", "2025-03-10", 30) == pytest.approx(0.5)
     assert staleness(None, "2025-03-10", 30) == 0.5
