@@ -208,13 +208,10 @@ class NewsBot:
 
     # -- watched questions --------------------------------------------------------------------------------
     async def watch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None:
+        asked = await _question_argument(update, context, "Watch like this: <code>/watch Who controls Derna?</code>")
+        if asked is None:
             return
-        question = " ".join(context.args or [])
-        if not question:
-            await message.reply_text("Watch like this: <code>/watch Who controls Derna?</code>")
-            return
+        message, question = asked
         try:
             await asyncio.to_thread(watch_question, self.store, self.qa, message.chat_id, question)
         except WatchLimitError as exc:
@@ -333,13 +330,10 @@ class NewsBot:
         await self._answer(message, question, conversation, context)
 
     async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None:
+        asked = await _question_argument(update, context, "Ask like this: <code>/ask Who controls Derna?</code>")
+        if asked is None:
             return
-        question = " ".join(context.args or [])
-        if not question:
-            await message.reply_text("Ask like this: <code>/ask Who controls Derna?</code>")
-            return
+        message, question = asked
         replied = self._replied_answer(message)
         conversation = replied.conversation if replied else self.state.conversation(message.chat_id)
         await self._answer(message, question, conversation, context)
@@ -603,3 +597,17 @@ def ingest_summary(label: str, report: IngestReport) -> str:
     ]
     lines.extend(f"• {text_html(f['input'])}: {text_html(f['error'])}" for f in report.failures[:10])
     return "\n".join(lines)
+
+
+async def _question_argument(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str
+) -> tuple[Message, str] | None:
+    """The command's message and the question written after the command; without one, ``usage`` is the reply."""
+    message = update.effective_message
+    if message is None:
+        return None
+    question = " ".join(context.args or [])
+    if not question:
+        await message.reply_text(usage)
+        return None
+    return message, question

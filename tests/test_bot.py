@@ -114,6 +114,9 @@ async def test_groups_answer_only_when_mentioned_asked_or_replied_to(
         second = (await telegram.wait_for("sendMessage", 2))[1]
         assert "Derna" in second["text"]
         assert len(telegram.requests("sendMessage")) == 2
+        await telegram.send(group, USER, "/ask")  # no question: how to ask, and nothing answered
+        usage = (await telegram.wait_for("sendMessage", 3))[2]
+        assert usage["text"] == "Ask like this: <code>/ask Who controls Derna?</code>"
 
 
 async def test_a_reply_follows_up_and_new_starts_over(shared_store: Path, telegram: FakeTelegram, tmp_path: Path):
