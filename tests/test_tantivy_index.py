@@ -1,6 +1,7 @@
 """The Tantivy keyword index (store.keyword_engine: tantivy): it ranks as FTS5 does, follows every write, and a
 writer killed between the registry's commit and the index's is repaired by the next one."""
 
+import json
 import os
 import signal
 import subprocess
@@ -79,6 +80,18 @@ def test_a_writer_killed_before_the_index_commit_is_repaired_and_check_reports_i
     with open_store(config, write=True) as repaired:
         assert indexed_rows(repaired) == registry_rows(repaired)
         assert_consistent(repaired)
+
+
+def test_newsbot_check_reports_a_stale_index_and_repair_fixes_it(tmp_path: Path):
+    env = newsbot_env(tmp_path / "store")
+    assert run("ingest", str(SAMPLES / "libya"), "--quiet", env=env).returncode == 0
+    (tmp_path / "store" / "tantivy" / "state.json").unlink()  # as if a rebuild was cut short
+    stale = run("check", "--json", env=env)
+    assert stale.returncode == 1, stale.stderr
+    assert json.loads(stale.stdout) == {"problems": ["no keyword index (tantivy): the next write builds it"]}
+    repaired = run("check", "--repair", env=env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert repaired.stdout.strip() == "registry, keyword index and vectors agree"
 
 
 def test_a_lost_or_foreign_index_is_rebuilt_from_the_registry(config: Settings):
