@@ -261,8 +261,12 @@ class Store:
         self._vectors.upsert([chunk.id for chunk, *_ in items], vectors, metadatas)
 
     def _sync_keywords(self) -> None:
+        """Bring the Tantivy index in step. With the registry's own engine, forget the change log instead: an
+        index made later finds the gap and rebuilds."""
         if self._keywords is not None:
             self._keywords.sync()
+        elif isinstance(self._registry, SQLiteRegistry):
+            self._registry.trim_keyword_changes(self._registry.keyword_generation())
 
     def _drop_vectors(self, chunk_ids: Sequence[str]) -> None:
         if chunk_ids:

@@ -112,6 +112,19 @@ def test_a_lost_or_foreign_index_is_rebuilt_from_the_registry(config: Settings):
         assert indexed_rows(store) == rows
 
 
+def test_a_store_written_with_the_fts5_engine_gets_a_whole_index_when_switched(config: Settings):
+    with open_store(config, write=True) as store:
+        ingest([str(SAMPLES / "libya")], store)
+    with open_store(registry_engine(config), write=True) as fts5:
+        ingest([str(SAMPLES)], fts5)
+        assert fts5._registry._db.execute("SELECT count(*) FROM keyword_changes").fetchone() == (0,)
+    with open_store(config) as reader:
+        assert any("at registry generation" in problem for problem in reader.problems())
+    with open_store(config, write=True) as store:
+        assert indexed_rows(store) == registry_rows(store)
+        assert_consistent(store)
+
+
 def test_kill_9_during_ingest_then_rerun_leaves_each_chunk_once_in_the_index(tmp_path: Path):
     corpus, store_path = tmp_path / "wire.jsonl", tmp_path / "store"
     synthetic_corpus(corpus, 120)
