@@ -185,8 +185,10 @@ class SQLiteRegistry:
         return [r[0] for r in self._db.execute("SELECT id FROM articles WHERE source = ? ORDER BY id", (source,))]
 
     def published_after(self, day: str) -> list[str]:
-        """Ids of the articles published after ``day`` (ISO date)."""
-        return [r[0] for r in self._db.execute("SELECT id FROM articles WHERE published > ? ORDER BY id", (day,))]
+        """Ids of the articles published after ``day`` (ISO date), sorted. Every question asks (its as-of day):
+        sorted here, as ``ORDER BY id`` made SQLite walk the whole primary key instead of the published index
+        (176 ms for 60k articles, a million chunks)."""
+        return sorted(r[0] for r in self._db.execute("SELECT id FROM articles WHERE published > ?", (day,)))
 
     def chunks_of(self, article_id: str) -> list[Chunk]:
         article = self.article(article_id)
