@@ -26,6 +26,7 @@ def test_a_store_made_before_migrations_and_before_feeds_is_upgraded_without_los
         assert db.execute("SELECT version, name FROM schema_version").fetchall() == [
             (1, "0001_initial"),
             (2, "0002_keyword_changes"),
+            (3, "0003_articles_ingested"),
         ]
 
 
