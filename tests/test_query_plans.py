@@ -1,5 +1,5 @@
-"""The registry queries every question (and the watch loop's poll) makes use an index, so their cost does not grow with the store (no timed
-assertions: SQLite's own plan of each statement the registry runs is checked)."""
+"""The registry queries each question (and the watch loop's poll) makes use an index, so their cost does not
+grow with the store (no timed assertions: SQLite's own plan of each statement the registry runs is checked)."""
 
 from collections.abc import Callable
 
