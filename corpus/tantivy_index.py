@@ -69,10 +69,12 @@ class TantivyIndex:
             return None
 
     def refresh(self) -> None:
-        """See the latest commit (another process's too); open the index once a whole one exists."""
+        """See the latest commit (another process's too); open the index once a whole one exists, and let go of
+        it while there is none (a writer rebuilding it)."""
+        if self.generation() is None:
+            self._searcher = None
+            return
         if self._index is None:
-            if self.generation() is None:
-                return
             self._index = tantivy.Index(self._schema, path=str(self.folder))
         self._index.reload()
         self._searcher = self._index.searcher()
