@@ -144,7 +144,7 @@ def test_the_keyword_engine_is_tantivy_for_sqlite_and_the_registrys_own_for_post
     assert not load_settings(environ={"NEWSBOT_STORE__KEYWORD_ENGINE": "registry"}).store.uses_tantivy
     server = {"NEWSBOT_STORE__BACKEND": "postgres", "NEWSBOT_STORE__CHROMA__MODE": "http"}
     assert not load_settings(environ=server).store.uses_tantivy
-    with pytest.raises(SettingsError, match="store.keyword_engine: tantivy keeps its index under store.path"):
+    with pytest.raises(SettingsError, match=r"store\.keyword_engine: tantivy keeps its index under store\.path"):
         load_settings(environ={**server, "NEWSBOT_STORE__KEYWORD_ENGINE": "tantivy"})
     with pytest.raises(SettingsError, match="NEWSBOT_STORE__KEYWORD_ENGINE"):
         load_settings(environ={"NEWSBOT_STORE__KEYWORD_ENGINE": "lucene"})
