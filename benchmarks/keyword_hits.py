@@ -1,8 +1,10 @@
-"""Retrieval quality of each keyword leg (benchmarks/keyword_options.py): hit@1/4/10 of the product's hybrid
-retrieval on RealTimeQA weeks, with the keyword leg swapped, at question scope (each question over its own
+"""Retrieval quality of each keyword leg (the product's engines, store.keyword_engine registry (FTS5) and
+tantivy, and benchmarks/keyword_options.py): hit@1/4/10 of the product's hybrid retrieval on RealTimeQA weeks,
+with the keyword leg swapped, at question scope (each question over its own
 search results, the benchmark's protocol) and week scope (over its whole week).
 
-Uses the per-week stores ``newsbot eval`` builds (run it first with the same --work-dir), e.g.
+Uses the per-week stores ``newsbot eval`` builds (run it first with the same --work-dir; each gets its Tantivy
+index built here when it has none), e.g.
 
     newsbot eval ../shared/data/realtimeqa-2025q2q4/*_qa.jsonl --work-dir var/evalweeks
     python benchmarks/keyword_hits.py ../shared/data/realtimeqa-2025q2q4/*_qa.jsonl --work-dir var/evalweeks
@@ -24,7 +26,6 @@ HIT_AT = (1, 4, 10)
 
 def main() -> None:
     from keyword_options import Baseline, RareTerms
-    from tantivy_leg import Tantivy
 
     from newsbot.corpus.store import REGISTRY_FILE, Store
     from newsbot.evaluation import (
@@ -53,14 +54,16 @@ def main() -> None:
             print(f"skipped {path.name}: no week store under {args.work_dir}", file=sys.stderr)
             continue
         registry = Path(scoped.store.path) / REGISTRY_FILE
-        with Store(scoped) as store:
+        fts5 = scoped.model_copy(update={"store": scoped.store.model_copy(update={"keyword_engine": "registry"})})
+        tantivy = scoped.model_copy(update={"store": scoped.store.model_copy(update={"keyword_engine": "tantivy"})})
+        with Store(fts5) as store, Store(tantivy, write=True) as indexed:  # the writer builds a missing index
             qa = QA(store, scoped)
             legs = {
                 "baseline": Baseline(registry).search,
-                "product": store.keyword_search,
+                "fts5": store.keyword_search,
                 "df<=10%": RareTerms(registry, 0.10).search,
                 "df<=2%": RareTerms(registry, 0.02).search,
-                "tantivy": Tantivy(registry, Path(scoped.store.path) / "tantivy").search,
+                "tantivy": indexed.keyword_search,
             }
             texts = {a: store.article(a) for a in store.article_ids()}
             normalized = {a: normalize(article.text) for a, article in texts.items()}

@@ -2,20 +2,19 @@
 
 baseline     the query before the scale work: every term of the question (the possessive "s" too), every
              match joined to its chunk and article, then sorted
-df<=X        the product's query over the terms found in at most a share X of the chunks (document
+df<=X        the FTS5 query over the terms found in at most a share X of the chunks (document
              frequencies from FTS5's own vocabulary, looked up per question and counted in its time)
-tantivy      benchmarks/tantivy_leg.py
+The product's two engines (``store.keyword_engine``: registry FTS5, tantivy) are measured through the Store.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 
-from newsbot.corpus.registry import Registry, _filter_sql, _match
+from newsbot.corpus.registry import SQLiteRegistry, _match, filter_sql
 from newsbot.records import Filters
-from newsbot.text import KEYWORD_TOKENIZER, STOPWORDS, WORD, keyword_forms, keyword_terms
+from newsbot.text import STOPWORDS, WORD, keyword_forms, keyword_terms, keyword_tokens
 
 Ranking = list[tuple[str, float]]
 
@@ -35,7 +34,7 @@ class Baseline:
         terms = list(dict.fromkeys(w for w in words if w not in STOPWORDS)) or words
         if not terms:
             return []
-        conditions, params = _filter_sql(filters)
+        conditions, params = filter_sql(filters)
         rows = self._db.execute(
             "SELECT c.id, -bm25(chunk_fts) AS score FROM chunk_fts JOIN chunks c ON c.rowid = chunk_fts.rowid "
             f"JOIN articles a ON a.id = c.article_id WHERE chunk_fts MATCH ? {conditions} "
@@ -46,10 +45,10 @@ class Baseline:
 
 
 class RareTerms:
-    """The product's query over the terms found in at most ``share`` of the chunks."""
+    """The FTS5 query over the terms found in at most ``share`` of the chunks."""
 
     def __init__(self, registry: Path, share: float) -> None:
-        self._registry = Registry(registry)
+        self._registry = SQLiteRegistry(registry)
         self._db = connect(registry)
         self._db.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab (main, chunk_fts, 'row')")
         self._chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
@@ -62,21 +61,8 @@ class RareTerms:
 
     def _frequency(self, term: str) -> int:
         """Chunks holding the term (the sum over its forms' stems: an upper bound)."""
-        stems = sorted(set().union(*porter_tokens(keyword_forms(term))))
+        stems = sorted(set().union(*(c.keys() for c in keyword_tokens(keyword_forms(term)))))
         found = self._db.execute(
             f"SELECT sum(doc) FROM vocab WHERE term IN ({','.join('?' * len(stems))})", stems
         ).fetchone()[0]
         return found or 0
-
-
-def porter_tokens(texts: Sequence[str]) -> list[list[str]]:
-    """Each text's tokens as FTS5's tokenizer makes them (Porter stems, lower case, no diacritics)."""
-    db = sqlite3.connect(":memory:")
-    db.execute(f"CREATE VIRTUAL TABLE t USING fts5 (body, tokenize = '{KEYWORD_TOKENIZER}')")
-    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')")
-    db.executemany("INSERT INTO t (rowid, body) VALUES (?, ?)", enumerate(texts))
-    tokens: list[list[str]] = [[] for _ in texts]
-    for row, term in db.execute("SELECT doc, term FROM v"):
-        tokens[row].append(term)
-    db.close()
-    return tokens

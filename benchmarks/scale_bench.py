@@ -2,24 +2,27 @@
 
 Builds one store per size under --out from the shared data's real article texts (benchmarks/scale_corpus.py:
 the product's chunker; vectors are real embeddings of a sample plus noise, written through the store's internal
-parts), then, each size in its own process (its own peak RSS), asks the 250 RealTimeQA 2025q1 questions, warm,
-as of today, and prints p50/p90/p99 of
+parts), opens it as a writer with the Tantivy engine (building its index: timed), then asks the 250 RealTimeQA
+2025q1 questions, warm, as of today, each phase in its own process (its own RSS), and prints p50/p90/p99 of
+  keyword      the BM25 top-50 of both product engines (store.keyword_engine: registry = FTS5, tantivy) and the
+               other keyword legs of benchmarks/keyword_options.py, the baseline (the query before the scale
+               work) among them, each with the overlap of its top-50 with the baseline's
+  idf          the document frequencies the answerer weighs the question's terms by, per engine
+and, in one answering process per engine of --engines (as the bot is; with vectors only)
   dense        Chroma top-50 (with encoding the question)
-  keyword      the product's BM25 top-50, and the other keyword legs of benchmarks/keyword_options.py, the
-               baseline (the query before the scale work) among them, each with the overlap of its top-50 with
-               the baseline's
-  idf          the document frequencies the answerer weighs the question's terms by
   retrieval    the product's hybrid retrieval (dense + keyword + fusion + records)
   ask          the whole offline answer (retrieval + the configured reader)
-with build time, disk and RSS. Only the sqlite backend is measured (``--backend postgres`` is not written yet).
+with build time, disk, RSS and the load average. Only the sqlite backend is measured.
 
-    python benchmarks/scale_bench.py [--sizes 100000,300000,1000000] [--out var/scale] [--no-vectors] [--tantivy]
+    python benchmarks/scale_bench.py [--sizes 100000,300000,1000000] [--out var/scale] [--no-vectors]
+        [--engines tantivy,registry] [--keyword-only] [--limit N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -92,78 +95,116 @@ def phase_build(folder: Path, size: int, vectors: bool, sample: int, noise: floa
     }
 
 
-def phase_measure(folder: Path, limit: int, with_tantivy: bool, answers: bool) -> dict[str, Any]:
-    from keyword_options import Baseline, RareTerms
+def engine_settings(folder: Path, engine: str) -> Any:
+    """The store's settings with ``store.keyword_engine`` set."""
+    config = settings_for(folder)
+    return config.model_copy(update={"store": config.store.model_copy(update={"keyword_engine": engine})})
 
-    from newsbot.corpus.store import REGISTRY_FILE, Store
-    from newsbot.qa.chain import QA
-    from newsbot.qa.recency import today
-    from newsbot.records import Filters
-    from newsbot.text import content_terms
 
+def load_questions(limit: int) -> list[str]:
     questions = [
         json.loads(line)["question_sentence"]
         for path in sorted(QUESTIONS.glob("*_qa.jsonl"))
         for line in path.read_text(encoding="utf-8").splitlines()
-    ][: limit or None]
-    config = settings_for(folder)
+    ]
+    return questions[: limit or None]
+
+
+def timed(steps: dict[str, Callable[[str], Any]], questions: list[str]) -> tuple[dict[str, list[float]], list[dict]]:
+    """Each step's milliseconds per question (after WARM_QUESTIONS unmeasured), and what each step found."""
+    for question in questions[:WARM_QUESTIONS]:
+        for step in steps.values():
+            step(question)
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    found: list[dict] = []
+    for question in questions:
+        found.append({})
+        for name, step in steps.items():
+            started = time.perf_counter()
+            found[-1][name] = step(question)
+            times[name].append((time.perf_counter() - started) * 1000)
+    return times, found
+
+
+def phase_index(folder: Path) -> dict[str, Any]:
+    """Open the store as a writer with the Tantivy engine: builds or catches up its index, timed."""
+    from newsbot.corpus.store import Store
+
+    started = time.perf_counter()
+    with Store(engine_settings(folder, "tantivy"), write=True):
+        pass
+    return {"tantivy_open_s": round(time.perf_counter() - started, 1), "tantivy_disk_mb": folder_mb(folder / "tantivy")}
+
+
+def phase_keyword(folder: Path, limit: int) -> dict[str, Any]:
+    """The keyword legs (both product engines, the baseline, frequent terms dropped) and each engine's idf."""
+    from keyword_options import Baseline, RareTerms
+
+    from newsbot.corpus.store import REGISTRY_FILE, Store
+    from newsbot.qa.recency import today
+    from newsbot.records import Filters
+    from newsbot.text import content_terms
+
+    questions = load_questions(limit)
     registry = folder / REGISTRY_FILE
     filters = Filters(as_of=today())
-    result: dict[str, Any] = {"questions": len(questions)}
-    with Store(config) as store:
+    with Store(engine_settings(folder, "registry")) as fts5, Store(engine_settings(folder, "tantivy")) as tantivy:
         legs: dict[str, Callable[..., list[tuple[str, float]]]] = {
             "keyword baseline": Baseline(registry).search,
-            "keyword product": store.keyword_search,
+            "keyword fts5": fts5.keyword_search,
             "keyword df<=10%": RareTerms(registry, 0.10).search,
             "keyword df<=2%": RareTerms(registry, 0.02).search,
+            "keyword tantivy": tantivy.keyword_search,
+            "keyword tantivy unfiltered": lambda q, limit, _: tantivy.keyword_search(q, limit),
         }
-        if with_tantivy:
-            from tantivy_leg import Tantivy
-
-            started = time.perf_counter()
-            engine = Tantivy(registry, folder / "tantivy")
-            if engine.built:
-                result["tantivy_build_s"] = round(time.perf_counter() - started, 1)
-            result["tantivy_disk_mb"] = folder_mb(folder / "tantivy")
-            legs["keyword tantivy"] = engine.search
-            legs["keyword tantivy unfiltered"] = lambda q, limit, _: engine.search(q, limit, Filters())
-        steps: dict[str, Callable[[str], object]] = {
+        steps: dict[str, Callable[[str], Any]] = {
             **{name: (lambda q, leg=leg: leg(q, K, filters)) for name, leg in legs.items()},
-            "idf": lambda q: store.idf(content_terms(q)),
+            "idf fts5": lambda q: fts5.idf(content_terms(q)),
+            "idf tantivy": lambda q: tantivy.idf(content_terms(q)),
         }
-        qa = QA(store, config)  # without vectors, Chroma is empty: dense finds nothing, the rest runs as usual
-        if answers:
-            steps |= {
+        times, found = timed(steps, questions)
+    overlap: dict[str, list[float]] = {name: [] for name in legs}
+    for results in found:
+        reference = {cid for cid, _ in results["keyword baseline"]}
+        for name in legs:
+            if reference:
+                overlap[name].append(len(reference & {cid for cid, _ in results[name]}) / len(reference))
+    return {
+        "questions": len(questions),
+        "latency_ms": {name: percentiles(values) for name, values in times.items()},
+        "top50_overlap_with_baseline": {name: round(statistics.mean(v), 3) for name, v in overlap.items() if v},
+    }
+
+
+def phase_ask(folder: Path, limit: int, engine: str) -> dict[str, Any]:
+    """One answering process, as the bot is: dense, retrieval and the whole offline ``ask`` with ``engine``, and
+    the process's RSS after the questions."""
+    from newsbot.corpus.store import Store
+    from newsbot.qa.chain import QA
+    from newsbot.qa.recency import today
+    from newsbot.records import Filters
+
+    questions = load_questions(limit)
+    config = engine_settings(folder, engine)
+    filters = Filters(as_of=today())
+    with Store(config) as store:
+        qa = QA(store, config)
+        times, _ = timed(
+            {
                 "dense": lambda q: store.dense_search(q, K, filters),
                 "retrieval": lambda q: qa.retriever.passages(q, filters),
                 "ask": lambda q: qa.ask(q),
-            }
-        for question in questions[:WARM_QUESTIONS]:
-            for step in steps.values():
-                step(question)
-        times: dict[str, list[float]] = {name: [] for name in steps}
-        overlap: dict[str, list[float]] = {name: [] for name in legs}
-        for question in questions:
-            found = {}
-            for name, step in steps.items():
-                started = time.perf_counter()
-                found[name] = step(question)
-                times[name].append((time.perf_counter() - started) * 1000)
-            reference = {cid for cid, _ in found["keyword baseline"]}
-            for name in legs:
-                if reference:
-                    overlap[name].append(len(reference & {cid for cid, _ in found[name]}) / len(reference))
-        result["latency_ms"] = {name: percentiles(values) for name, values in times.items()}
-        result["top50_overlap_with_baseline"] = {
-            name: round(statistics.mean(values), 3) for name, values in overlap.items() if values
+            },
+            questions,
+        )
+        return {
+            "engine": engine,
+            "questions": len(questions),
+            "latency_ms": {name: percentiles(values) for name, values in times.items()},
+            "rss_mb": round(rss_mb()),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "disk_mb": {"total": folder_mb(folder), "chroma": folder_mb(folder / "chroma")},
         }
-        result["rss_mb"] = round(rss_mb())
-        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    result["disk_mb"] = {
-        "registry": round(folder_mb(folder) - folder_mb(folder / "chroma") - folder_mb(folder / "tantivy"), 1),
-        "chroma": folder_mb(folder / "chroma"),
-    }
-    return result
 
 
 def run_phase(*args: str) -> dict[str, Any]:
@@ -180,7 +221,9 @@ def main() -> None:
     parser.add_argument("--out", default="var/scale", help="where the stores are built (kept for later runs)")
     parser.add_argument("--backend", choices=("sqlite",), default="sqlite", help="postgres: not written yet")
     parser.add_argument("--no-vectors", action="store_true", help="registry only: keyword legs and idf alone")
-    parser.add_argument("--tantivy", action="store_true", help="also measure a Tantivy index of the chunks")
+    parser.add_argument(
+        "--engines", default="tantivy,registry", help="store.keyword_engine values `ask` is measured with, in turn"
+    )
     parser.add_argument("--sample", type=int, default=3000, help="chunks really embedded for the vectors")
     parser.add_argument("--noise", type=float, default=0.02, help="standard deviation of the noise per dimension")
     parser.add_argument("--limit", type=int, default=0, help="at most this many questions (0: all 250)")
@@ -191,28 +234,31 @@ def main() -> None:
     vectors = not args.no_vectors
     if args.phase:
         name, folder, *rest = args.phase
-        if name == "build":
-            result = phase_build(Path(folder), int(rest[0]), vectors, args.sample, args.noise)
-        else:
-            result = phase_measure(Path(folder), args.limit, args.tantivy, not args.keyword_only)
-        print(json.dumps(result))
+        phases: dict[str, Callable[[], dict[str, Any]]] = {
+            "build": lambda: phase_build(Path(folder), int(rest[0]), vectors, args.sample, args.noise),
+            "index": lambda: phase_index(Path(folder)),
+            "keyword": lambda: phase_keyword(Path(folder), args.limit),
+            "ask": lambda: phase_ask(Path(folder), args.limit, rest[0]),
+        }
+        print(json.dumps(phases[name]()))
         return
-    extra = [
-        *(["--no-vectors"] if not vectors else []),
-        *(["--tantivy"] if args.tantivy else []),
-        *(["--keyword-only"] if args.keyword_only else []),
-    ]
     for size in (int(s) for s in args.sizes.split(",")):
         folder = Path(args.out).resolve() / f"{args.backend}-{size}{'' if vectors else '-novec'}"
-        report: dict[str, Any] = {"backend": args.backend, "size": size}
+        report: dict[str, Any] = {"backend": args.backend, "size": size, "load_average": os.getloadavg()}
         built = folder / "built.json"  # a build's figures, written when it finished
         if not built.exists():
             folder.mkdir(parents=True, exist_ok=True)
             sample = ["--sample", str(args.sample), "--noise", str(args.noise)]
-            built.write_text(json.dumps(run_phase("build", str(folder), str(size), *sample, *extra)))
+            registry_only = [] if vectors else ["--no-vectors"]
+            built.write_text(json.dumps(run_phase("build", str(folder), str(size), *sample, *registry_only)))
         report["build"] = json.loads(built.read_text())
+        report["index"] = run_phase("index", str(folder))
         if not args.build_only:
-            report["measure"] = run_phase("measure", str(folder), "--limit", str(args.limit), *extra)
+            limit = ["--limit", str(args.limit)]
+            report["keyword"] = run_phase("keyword", str(folder), *limit)
+            if vectors and not args.keyword_only:
+                report["ask"] = [run_phase("ask", str(folder), engine, *limit) for engine in args.engines.split(",")]
+        report["load_average_after"] = os.getloadavg()
         print(json.dumps(report), flush=True)
 
 

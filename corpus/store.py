@@ -32,6 +32,7 @@ from newsbot.corpus.embedder import Encoder, load_embedder
 from newsbot.corpus.errors import ModelMismatchError, StoreError
 from newsbot.corpus.postgres_registry import PostgresRegistry
 from newsbot.corpus.registry import Feed, Registry, SQLiteRegistry, StoredArticle, Watch
+from newsbot.corpus.tantivy_index import TantivyIndex
 from newsbot.corpus.vectors import VectorIndex, chunk_metadata
 from newsbot.records import Article, Chunk, Filters, Passage, article_id
 from newsbot.settings import Settings, postgres_dsn
@@ -72,6 +73,7 @@ class Store:
         self._writable = write
         self._lock: IO[str] | None = None
         self._registry: Registry
+        self._keywords: TantivyIndex | None = None
         if config.store.backend == "postgres":
             self._registry = PostgresRegistry(postgres_dsn(), writer=write)
             self.location = self._registry.location
@@ -80,17 +82,21 @@ class Store:
             self._lock = _acquire_write_lock(self.path, wait, on_wait) if write else None
             self._registry = SQLiteRegistry(self.path / REGISTRY_FILE)
             self.location = str(self.path)
+            if config.store.uses_tantivy:
+                self._keywords = TantivyIndex(self.path, self._registry, write=write)
         self._model_name = encoder.name if encoder is not None else config.embedding.model
         self._check_model_name()
         self._vectors = VectorIndex(config.store, self._model_name)
         self._vectors_lock = threading.Lock()
-        self._seen_version = self._data_version()
+        self._seen_version = self._keywords_version = self._data_version()
         self._checked_at = time.monotonic()
         self._encoder = encoder
         self._model_checked = False
         self.last_repair = self.repair() if write else RepairReport(0, 0)
 
     def close(self) -> None:
+        if self._keywords is not None:
+            self._keywords.close()
         self._vectors.close()
         self._registry.close()
         if self._lock is not None:
@@ -165,6 +171,7 @@ class Store:
             self._write_vectors(items)
             replaced = self._registry.commit_articles(batch)
             self._drop_vectors(replaced)
+            self._sync_keywords()
         return len(items), len(replaced)
 
     def add_alias(self, article: Article, existing_id: str) -> None:
@@ -181,6 +188,7 @@ class Store:
             with self._registry.articles_locked(batch):
                 chunk_ids = self._registry.delete_articles(batch)
                 self._drop_vectors(chunk_ids)
+                self._sync_keywords()
             removed += len(chunk_ids)
         return removed
 
@@ -219,12 +227,18 @@ class Store:
         for watch in exporter.watches(every_chat=True):
             if (watch.chat_id, watch.question) not in known:
                 self._registry.add_watch(watch.chat_id, watch.question, watch.seen, cap=sys.maxsize)
+        self._sync_keywords()
 
     def repair(self) -> RepairReport:
         """Finish or undo whatever a killed writer left half done: its journalled vectors whose chunks are not
         stored go (a chunk stored again since, by any writer, keeps its vector). Alone, also re-sync Chroma
-        with the registry if their counts differ."""
+        with the registry if their counts differ. The Tantivy keyword index catches up with the registry."""
         self._require_lock()
+        report = self._repair_vectors()
+        self._sync_keywords()
+        return report
+
+    def _repair_vectors(self) -> RepairReport:
         with self._registry.repairing() as (pending, alone):
             if pending:
                 live = self._registry.chunk_ids()
@@ -245,6 +259,14 @@ class Store:
         vectors = self.encode([self.embedding_text(chunk, title) for chunk, title, _, _ in items])
         metadatas = [chunk_metadata(chunk, source, published) for chunk, _, source, published in items]
         self._vectors.upsert([chunk.id for chunk, *_ in items], vectors, metadatas)
+
+    def _sync_keywords(self) -> None:
+        """Bring the Tantivy index in step. With the registry's own engine, forget the change log instead: an
+        index made later finds the gap and rebuilds."""
+        if self._keywords is not None:
+            self._keywords.sync()
+        elif isinstance(self._registry, SQLiteRegistry):
+            self._registry.trim_keyword_changes(self._registry.keyword_generation())
 
     def _drop_vectors(self, chunk_ids: Sequence[str]) -> None:
         if chunk_ids:
@@ -321,7 +343,21 @@ class Store:
 
     def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the chunks best matching any key term of ``query``, best first."""
+        index = self._keyword_index()
+        if index is not None:
+            return index.search(query, limit, filters or Filters())
         return self._registry.keyword_search(query, limit, filters)
+
+    def _keyword_index(self) -> TantivyIndex | None:
+        """The Tantivy index when configured and whole (else the registry's FTS5 index answers), refreshed when
+        another process has written the registry since it was last looked at."""
+        if self._keywords is None:
+            return None
+        version = self._data_version()
+        if version != self._keywords_version:
+            self._keywords_version = version
+            self._keywords.refresh()
+        return self._keywords if self._keywords.ready else None
 
     def dense_search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` chunks nearest ``query`` in embedding space, best first."""
@@ -361,12 +397,16 @@ class Store:
         return [Passage(**records[cid], score=score) for cid, score in scored if cid in records]
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        """BM25 inverse document frequency of each (stemmed) term over the stored chunks."""
-        return self._registry.idf(terms)
+        """BM25 inverse document frequency of each (stemmed) term over the stored chunks, as the keyword
+        engine in use counts them."""
+        index = self._keyword_index()
+        return index.idf(terms) if index is not None else self._registry.idf(terms)
 
     def problems(self) -> list[str]:
         """Inconsistencies between and inside the registry, keyword index and vectors (none is expected)."""
         found = self._registry.problems()
+        if self._keywords is not None:
+            found.extend(self._keywords.problems())
         registry_ids, vector_ids = self._registry.chunk_ids(), self._vectors.ids()
         if vector_ids - registry_ids:
             found.append(f"{len(vector_ids - registry_ids)} vectors without a chunk")

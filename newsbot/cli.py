@@ -90,6 +90,18 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(handler=_stats)
 
+    check_cmd = commands.add_parser(
+        "check", parents=[common], help="how the registry, keyword index and vectors disagree (exit 1 when they do)"
+    )
+    check_cmd.add_argument(
+        "--repair",
+        action="store_true",
+        help="open the store as a writer first, which finishes what a killed writer left and builds or catches up "
+        "the Tantivy keyword index",
+    )
+    check_cmd.add_argument("--json", action="store_true")
+    check_cmd.set_defaults(handler=_check)
+
     delete_cmd = commands.add_parser("delete", parents=[common], help="remove an article, or every article of a source")
     target = delete_cmd.add_mutually_exclusive_group(required=True)
     target.add_argument("article_id", nargs="?", metavar="ARTICLE_ID")
@@ -312,6 +324,16 @@ def _migrate(args: argparse.Namespace, config: Settings) -> int:
     if not same:
         print("newsbot: the counts differ; run migrate again to finish the copy", file=sys.stderr)
     return EXIT_OK if same else EXIT_FAILURES
+
+
+def _check(args: argparse.Namespace, config: Settings) -> int:
+    with Store(config, write=args.repair) as store:
+        problems = store.problems()
+    if args.json:
+        _print_json({"problems": problems})
+    else:
+        print("\n".join(problems) or "registry, keyword index and vectors agree")
+    return EXIT_FAILURES if problems else EXIT_OK
 
 
 def _delete(args: argparse.Namespace, config: Settings) -> int:

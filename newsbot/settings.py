@@ -83,6 +83,12 @@ class StoreSettings(_Section):
         description="seconds: how often at most a long-lived reader (the bot) checks whether another process "
         "wrote, to reopen embedded Chroma and see the new vectors",
     )
+    keyword_engine: Literal["auto", "registry", "tantivy"] = Field(
+        "auto",
+        description="what ranks keyword search: tantivy (an index under store.path kept in step with the "
+        "registry; top-k pruned, milliseconds at a million chunks) | registry (the registry's own: SQLite FTS5, "
+        "or PostgreSQL full-text) | auto: tantivy with backend sqlite, registry with postgres",
+    )
     chroma: ChromaSettings = ChromaSettings()
 
     @model_validator(mode="after")
@@ -92,7 +98,17 @@ class StoreSettings(_Section):
                 "store.backend: postgres needs store.chroma.mode: http (vectors on a `chroma run` server that every "
                 f"process reaches), not {self.chroma.mode!r}"
             )
+        if self.backend == "postgres" and self.keyword_engine == "tantivy":
+            raise ValueError(
+                "store.keyword_engine: tantivy keeps its index under store.path on one machine; with store.backend: "
+                "postgres use store.keyword_engine: registry (or auto)"
+            )
         return self
+
+    @property
+    def uses_tantivy(self) -> bool:
+        """Whether keyword search runs on the Tantivy index (else on the registry's own)."""
+        return self.keyword_engine == "tantivy" or (self.keyword_engine == "auto" and self.backend == "sqlite")
 
 
 class EmbeddingSettings(_Section):
@@ -192,6 +208,14 @@ class AnswerSettings(_Section):
         "trained weights in qa/weights (reader-v1), which rerank the heuristic's best candidates",
     )
     reader_candidates: int = Field(16, ge=1, le=200, description="sentences the trained reader rescores")
+    reader_threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="torch threads (process-wide) the trained reader runs on (0: torch's default, every core). Its 16 "
+        "small forward passes each wait for all their threads: on cores shared with other work one thread cut "
+        "the answer's worst times several-fold",
+    )
     reader_margin: float = Field(
         3.0, ge=0, description="trained reader: another quote joins when it scores within this of the best (logits)"
     )

@@ -49,7 +49,9 @@ class ExtractiveAnswerer:
         self.store = store
         self.config = config
         self.version = reader_version(config.reader)
-        self.reader: TrainedReader | None = load_reader(config.reader) if config.reader != HEURISTIC else None
+        self.reader: TrainedReader | None = (
+            load_reader(config.reader, config.reader_threads) if config.reader != HEURISTIC else None
+        )
 
     def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:
         started = time.perf_counter()

@@ -107,9 +107,10 @@ def reader_version(name: str) -> str:
 
 
 @cache
-def load_reader(name: str) -> TrainedReader:
+def load_reader(name: str, threads: int | None = None) -> TrainedReader:
+    """The reader ``name``; ``threads``: torch's intra-op threads for the whole process (None or 0: unchanged)."""
     reader_version(name)
-    return TrainedReader(name)
+    return TrainedReader(name, threads)
 
 
 def base_model_path() -> str:

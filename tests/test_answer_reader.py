@@ -92,3 +92,15 @@ def test_an_unknown_reader_is_refused_by_name(tmp_path: Path) -> None:
     done = run("ask", "Who controls Derna?", env=env)
     assert done.returncode == 2
     assert "answer.reader 'no-such-reader'" in done.stderr and "heuristic" in done.stderr
+
+
+def test_the_reader_runs_on_the_configured_number_of_threads(tmp_path: Path) -> None:
+    code = (
+        "import torch; from newsbot.qa.extractive import ExtractiveAnswerer; from newsbot.settings import Settings; "
+        "config = Settings().answer.model_copy(update={'reader_threads': 1}); "
+        "before = torch.get_num_threads(); ExtractiveAnswerer(None, config); print(before, torch.get_num_threads())"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "1"]

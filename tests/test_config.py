@@ -137,3 +137,14 @@ def test_postgres_backend_needs_a_chroma_server_and_a_dsn_from_the_environment()
     assert postgres_dsn({"DATABASE_URL": "postgresql://a@b/c"}) == "postgresql://a@b/c"
     both = {"DATABASE_URL": "postgresql://a@b/c", "NEWSBOT_STORE__POSTGRES__DSN": "postgresql://d@e/f"}
     assert postgres_dsn(both) == "postgresql://d@e/f"
+
+
+def test_the_keyword_engine_is_tantivy_for_sqlite_and_the_registrys_own_for_postgres():
+    assert load_settings(environ={}).store.uses_tantivy
+    assert not load_settings(environ={"NEWSBOT_STORE__KEYWORD_ENGINE": "registry"}).store.uses_tantivy
+    server = {"NEWSBOT_STORE__BACKEND": "postgres", "NEWSBOT_STORE__CHROMA__MODE": "http"}
+    assert not load_settings(environ=server).store.uses_tantivy
+    with pytest.raises(SettingsError, match=r"store\.keyword_engine: tantivy keeps its index under store\.path"):
+        load_settings(environ={**server, "NEWSBOT_STORE__KEYWORD_ENGINE": "tantivy"})
+    with pytest.raises(SettingsError, match="NEWSBOT_STORE__KEYWORD_ENGINE"):
+        load_settings(environ={"NEWSBOT_STORE__KEYWORD_ENGINE": "lucene"})

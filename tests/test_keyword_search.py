@@ -1,6 +1,8 @@
-"""Keyword search over the registry: which terms a query asks for, and filters applied after FTS5 ranks."""
+"""Keyword search: which terms a query asks for, and filters applied as FTS5 applies them after it ranks; every
+test runs on both engines (store.keyword_engine: registry, tantivy)."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,19 @@ from newsbot.ingest.pipeline import ingest
 from newsbot.records import Filters
 from newsbot.settings import Settings
 from newsbot.text import content_terms, keyword_terms
-from tests.conftest import open_store
+from tests.conftest import make_config, open_store
+
+
+@pytest.fixture(params=["registry", "tantivy"])
+def config(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    return make_config(tmp_path / "store", store={"keyword_engine": request.param})
+
+
+@pytest.fixture
+def store(config: Settings) -> Iterator[Store]:
+    with open_store(config, write=True) as opened:
+        assert (opened._keywords is not None) == (config.store.keyword_engine == "tantivy")
+        yield opened
 
 
 def test_single_letters_are_no_query_terms():

@@ -71,7 +71,8 @@ def test_the_store_api_on_postgres(server_store: Store, server_config: Settings)
 
 def test_keyword_search_ranks_as_fts5_does(server_store: Store, tmp_path: Path):
     """Same tokens, same BM25: the PostgreSQL index returns FTS5's chunks in FTS5's order with its scores."""
-    with open_store(make_config(tmp_path / "sqlite"), write=True) as embedded:
+    fts5 = make_config(tmp_path / "sqlite", store={"keyword_engine": "registry"})
+    with open_store(fts5, write=True) as embedded:
         ingest([str(SAMPLES)], embedded)
         ingest([str(SAMPLES)], server_store)
         for query in QUERIES:

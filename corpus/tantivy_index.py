@@ -1,0 +1,227 @@
+"""The Tantivy keyword index (``store.keyword_engine: tantivy``): BM25 over the same Porter tokens as the registry's
+FTS5 index, ranked top-k first by block-max WAND, so a question costs milliseconds where FTS5 walks every posting
+of its terms (hundreds of ms at a million chunks).
+
+It is derived data in ``store.path/tantivy``; the registry stays the truth. Every registry transaction logs the
+chunk rowids it added or removed (``keyword_changes``); the writer applies them here after the registry commits
+(re-reading each chunk as the registry holds it now, so applying twice is harmless), commits, then records the
+registry generation it reflects in ``state.json`` and trims the log. A kill at any point leaves the index behind
+the registry, never ahead of it; the next writer applies what is missing, or rebuilds when the log cannot tell
+(the index missing, or its generation unknown to the registry).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from newsbot.corpus.registry import SQLiteRegistry
+from newsbot.records import Filters
+from newsbot.text import keyword_forms, keyword_terms, keyword_tokens
+
+INDEX_FOLDER = "tantivy"
+STATE_FILE = "state.json"
+WRITER_HEAP = 128_000_000  # bytes the writer buffers before it flushes a segment
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("body", tokenizer_name="whitespace", index_option="freq")  # Porter tokens, spaced
+    builder.add_text_field("article", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("source", tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("day", indexed=True, fast=True)  # yyyymmdd, 0 when undated
+    builder.add_integer_field("row", indexed=True, fast=True)  # the chunk's rowid in the registry
+    return builder.build()
+
+
+class TantivyIndex:
+    """The keyword index of one SQLite registry. A writer (``write=True``, under the store's file lock) keeps it
+    in step with ``sync``; a reader searches what was last committed and picks up newer commits on ``refresh``."""
+
+    def __init__(self, store_path: Path, registry: SQLiteRegistry, *, write: bool) -> None:
+        self.folder = store_path / INDEX_FOLDER
+        self._registry = registry
+        self._write = write
+        self._schema = _schema()
+        self._index: tantivy.Index | None = None
+        self._writer: Any = None
+        self._searcher: Any = None
+        self._counts: dict[str, int] = {}  # term -> chunks holding it, for the current searcher
+        self.refresh()
+
+    @property
+    def ready(self) -> bool:
+        """Whether a whole index is open (else the store searches the registry's FTS5 index)."""
+        return self._searcher is not None
+
+    def generation(self) -> int | None:
+        """The registry generation the index reflects; None when there is no whole index."""
+        try:
+            return int(json.loads((self.folder / STATE_FILE).read_text())["generation"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def refresh(self) -> None:
+        """See the latest commit (another process's too); open the index once a whole one exists, and let go of
+        it while there is none (a writer rebuilding it)."""
+        if self.generation() is None:
+            self._searcher = None
+            return
+        if self._index is None:
+            self._index = tantivy.Index(self._schema, path=str(self.folder))
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        self._counts = {}
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.wait_merging_threads()
+            self._writer = None
+        self._searcher = self._index = None
+
+    # -- writes (the store's writer only) ------------------------------------------------------------------
+    def sync(self) -> int:
+        """Bring the index in step with the registry: apply the logged changes, or rebuild it when they cannot
+        tell what it lacks. Returns the number of chunk rows written or removed."""
+        applied, target = self.generation(), self._registry.keyword_generation()
+        if applied == target and self._index is not None:
+            return 0
+        rows = self._registry.keyword_changes(applied) if applied is not None and self._index is not None else None
+        if rows is None:
+            return self._rebuild(target)
+        writer = self._open_writer()
+        for row in rows:
+            writer.delete_documents_by_term("row", row)
+        self._add(writer, self._registry.keyword_documents(rows))
+        self._commit(target)
+        return len(rows)
+
+    def _rebuild(self, target: int) -> int:
+        """A new index of every chunk (the old one, and its state, removed first)."""
+        self.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self._index = tantivy.Index(self._schema, path=str(self.folder))
+        written = self._add(self._open_writer(), self._registry.keyword_documents())
+        self._commit(target)
+        return written
+
+    def _open_writer(self) -> Any:
+        if self._writer is None:
+            assert self._index is not None and self._write, "only the store's writer writes the keyword index"
+            self._writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
+        return self._writer
+
+    def _add(self, writer: Any, batches: Iterable[list[tuple[Any, ...]]]) -> int:
+        written = 0
+        for batch in batches:
+            tokens = keyword_tokens([text for _, text, *_ in batch])
+            for (row, _, article, source, published), counts in zip(batch, tokens, strict=True):
+                body = " ".join(" ".join([token] * count) for token, count in counts.items())
+                writer.add_document(
+                    tantivy.Document(body=body, article=article, source=source, day=_day(published) or 0, row=row)
+                )
+            written += len(batch)
+        return written
+
+    def _commit(self, generation: int) -> None:
+        """Commit the writes, then record the generation they bring the index to and trim the log."""
+        self._writer.commit()
+        state = self.folder / f"{STATE_FILE}.new"
+        with state.open("w") as handle:
+            json.dump({"generation": generation}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        state.replace(self.folder / STATE_FILE)
+        self._registry.trim_keyword_changes(generation)
+        self.refresh()
+
+    # -- reads ------------------------------------------------------------------------------------------
+    def search(self, query: str, limit: int, filters: Filters) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of the best chunks holding any key term of ``query`` that pass ``filters``:
+        as the FTS5 leg filters (the articles' day, source and id inside Tantivy, then the registry's own
+        conditions on the hits, so a chunk removed since the last commit never comes back)."""
+        stems = _stems(keyword_terms(query))
+        if not stems or limit <= 0:
+            return []
+        matched = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, self._any_of(stems)),
+                *((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in self._filters(filters)),
+            ]
+        )
+        hits = self._searcher.search(matched, limit, count=False).hits
+        rows = self._searcher.fast_field_values("row", [address for _, address in hits])
+        return self._registry.chunk_ids_passing(
+            [(row, float(score)) for row, (score, _) in zip(rows, hits, strict=True)], filters
+        )
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each term (with its irregular forms) as Tantivy ranks by it."""
+        total = self._searcher.num_docs
+        weights = {}
+        for term in terms:
+            if term not in self._counts:
+                stems = _stems([term])
+                if len(stems) == 1:
+                    self._counts[term] = self._searcher.doc_freq("body", stems[0])
+                else:
+                    self._counts[term] = self._searcher.search(self._any_of(stems), 1, count=True).count if stems else 0
+            df = self._counts[term]
+            weights[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        return weights
+
+    def problems(self) -> list[str]:
+        """How the index differs from the registry (a writer's next open repairs it)."""
+        self.refresh()
+        generation, target = self.generation(), self._registry.keyword_generation()
+        if generation is None:
+            return ["no keyword index (tantivy): the next write builds it"]
+        found = []
+        if generation != target:
+            found.append(f"keyword index (tantivy) at registry generation {generation}, the registry at {target}")
+        indexed, chunks = self._searcher.num_docs if self._searcher else 0, self._registry.chunk_count()
+        if indexed != chunks:
+            found.append(f"keyword index (tantivy) holds {indexed} chunks, the registry {chunks}")
+        return found
+
+    def _any_of(self, stems: Sequence[str]) -> tantivy.Query:
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "body", stem)) for stem in stems]
+        )
+
+    def _filters(self, filters: Filters) -> list[tantivy.Query]:
+        """The filters as queries every hit must match (``as_of`` lets undated chunks, day 0, through)."""
+        found = []
+        lower, upper = _day(filters.since), _day(filters.until)
+        if lower or upper:
+            found.append(self._days(lower or 1, upper))
+        if filters.as_of:
+            found.append(self._days(None, _day(filters.as_of)))
+        if filters.source:
+            found.append(tantivy.Query.term_query(self._schema, "source", filters.source))
+        if filters.article_ids is not None:
+            found.append(tantivy.Query.term_set_query(self._schema, "article", sorted(filters.article_ids)))
+        return found
+
+    def _days(self, lower: int | None, upper: int | None) -> tantivy.Query:
+        return tantivy.Query.range_query(self._schema, "day", tantivy.FieldType.Integer, lower, upper)
+
+
+def _stems(terms: Sequence[str]) -> list[str]:
+    """The index tokens that match the terms: each term's forms as the one tokenizer stems them."""
+    forms = [form for term in terms for form in keyword_forms(term)]
+    return sorted(set().union(*(counts.keys() for counts in keyword_tokens(forms)))) if forms else []
+
+
+def _day(iso: str | None) -> int | None:
+    """yyyymmdd of an ISO date (its first ten characters); None for none or one that is not a date."""
+    digits = (iso or "")[:10].replace("-", "")
+    return int(digits) if len(digits) == 8 and digits.isdigit() else None
