@@ -71,8 +71,8 @@ class QA:
         on_text: OnText | None = None,
     ) -> tuple[Answer, list[Passage]]:
         """The chain's steps, returning the retrieved passages (in the reader's order) beside the answer. With an
-        LLM, ``on_text`` gets
-        its unchecked answer so far as it streams in (the answer returned is the checked one)."""
+        LLM, ``on_text`` gets its unchecked answer so far as it streams in (the answer returned is the checked
+        one)."""
         state = self._prepare.invoke({"question": question, "history": list(history), "filters": filters})
         return self._answer({**state, "on_text": on_text}), state["passages"]
 

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 _PRESENT = re.compile(
     r"\b(?:this (?:week|weekend|month|year|season|spring|summer|autumn|fall|winter)|recent(?:ly)?|new(?:ly)?|now|"
     r"current(?:ly)?|latest|today|tonight|yesterday|(?:last|past) (?:week|weekend)|so far|ongoing|upcoming|just|"
-    r"announced|unveiled|launched|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    rf"announced|unveiled|launched|{'|'.join(calendar.day_name)})\b",
     re.IGNORECASE,
 )
 
