@@ -16,7 +16,7 @@ def answer_text(answer: Answer) -> str:
 
 
 def _answer_lines(answer: Answer) -> str:
-    lines = [textwrap.fill(answer.text, width=100), ""]
+    lines = [*(textwrap.fill(line, width=100) for line in answer.text.splitlines()), ""]  # its lines kept
     if answer.citations:
         lines.append("Sources:" if not answer.abstained else "Closest passages:")
     for c in answer.citations:

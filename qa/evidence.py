@@ -1,6 +1,7 @@
 """What the LLM is given: the offline ranking's best sentences, each with its neighbours for context, numbered
-and grouped by report, newest report first. A few sentences instead of ten whole passages: on a CPU the
-prompt's length is most of an answer's time, and a small model follows a short prompt better."""
+and grouped by report, the report holding the best-ranked sentence first. A few sentences instead of ten whole
+passages: on a CPU the prompt's length is most of an answer's time, and a small model follows a short prompt
+better, and leans on what comes first."""
 
 from __future__ import annotations
 
@@ -26,10 +27,13 @@ class Numbered:
 
 def evidence(ranked: Sequence[Candidate], best: int, context: int) -> list[Numbered]:
     """The ``best`` top-ranked sentences and up to ``context`` sentences either side of each, in their passage;
-    a sentence that two overlapping passages hold is given once."""
+    a sentence that two overlapping passages hold is given once. Reports come in the order of their best-ranked
+    sentence (the reader's ranking already weighs recency), each report's sentences in its own order."""
     spans: dict[tuple[str, int, int], Passage] = {}
-    for candidate in ranked[:best]:
+    report_rank: dict[str, int] = {}
+    for rank, candidate in enumerate(ranked[:best]):
         passage = candidate.passage
+        report_rank.setdefault(passage.article_id, rank)
         around = [(passage.start + s, passage.start + e) for s, e in sentence_spans(passage.text)]
         here = next((i for i, (s, e) in enumerate(around) if s <= candidate.start < e), None)
         if here is None:  # a sentence cut to the quoting budget still starts inside its own span
@@ -37,8 +41,7 @@ def evidence(ranked: Sequence[Candidate], best: int, context: int) -> list[Numbe
         for start, end in around[max(0, here - context) : here + context + 1]:
             if not any(k[0] == passage.article_id and k[1] < end and start < k[2] for k in spans):
                 spans[(passage.article_id, start, end)] = passage
-    order = sorted(spans.items(), key=lambda item: (item[1].article_id, item[0][1]))
-    order.sort(key=lambda item: item[1].published or "", reverse=True)  # stable: undated reports last
+    order = sorted(spans.items(), key=lambda item: (report_rank[item[1].article_id], item[0][1]))
     return [
         Numbered(n, passage, start, end, passage.text[start - passage.start : end - passage.start])
         for n, ((_, start, end), passage) in enumerate(order, start=1)

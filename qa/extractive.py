@@ -239,6 +239,11 @@ def abstain(ranked: list[Candidate]) -> Answer:
     return Answer(text=f"{ABSTAIN_TEXT} The closest passages are {refs}.", abstained=True, citations=citations)
 
 
+def quote_line(citation: Citation) -> str:
+    """A citation as a line under a short answer: its number, source and date, and the quote."""
+    return f"[{citation.n}] {_describe(citation)}: “{_flat(citation.quote)}”"
+
+
 def _sentences(passages: list[Passage]) -> list[Candidate]:
     seen: set[str] = set()
     found = []

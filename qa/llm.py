@@ -6,8 +6,10 @@ is asked as of and which report is newest, and replies ``{"answer": ..., "senten
 with ``response_format`` where the server takes it; plain text whose sentences end in ``[n]`` is read too). Its
 reply streams in, and is never trusted as is: every number must name a sentence it was given, every claim must
 be supported by the sentences it cites (most of its key terms, and the terms it adds to the question, are
-theirs, or it is a close paraphrase; its numbers appear in them), and uncited claims are dropped. Citations are
-the cited sentences' exact article offsets. What is removed is listed in the answer's notes. Errors, timeouts,
+theirs, or it is a close paraphrase; its numbers appear in them), else by a given sentence that holds all its
+key terms, which it then cites; uncited claims are dropped. Citations are
+the cited sentences' exact article offsets, and the answer's text shows them under the model's words, so the
+claim and its evidence are read together. What is removed is listed in the answer's notes. Errors, timeouts,
 a stream cut off and unusable replies fall back to the offline answerer, with a note, never an exception.
 """
 
@@ -26,7 +28,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from newsbot.corpus.store import Store
 from newsbot.qa.evidence import Numbered, evidence
-from newsbot.qa.extractive import Candidate, ExtractiveAnswerer, abstain
+from newsbot.qa.extractive import Candidate, ExtractiveAnswerer, abstain, quote_line
 from newsbot.qa.prompts import (
     ANSWER_SCHEMA,
     ANSWER_SYSTEM,
@@ -62,6 +64,7 @@ REASONS = {
     "no such sentence was given": "cited a sentence not given",
     "do not support": "claim not supported by its sentences",
     "does not support it": "a cited sentence does not support it",
+    "cited sentence": "re-cited to the given sentence that states it",
 }
 
 
@@ -244,7 +247,8 @@ class LlmAnswerer:
             notes.append(f"no claim of the LLM's reply was supported; {OFFLINE}")
             return self._offline(question, ranked, as_of, *notes)
         reader = f"{LLM_READER}{self.config.model or self.config.provider}"
-        return Answer(text=" ".join(kept), abstained=False, citations=citations, notes=notes, reader=reader)
+        text = "\n\n".join([" ".join(kept), "\n".join(map(quote_line, citations))])
+        return Answer(text=text, abstained=False, citations=citations, notes=notes, reader=reader)
 
     def _supporting(self, question: str, claim: Claim, given: list[Numbered], notes: list[str]) -> list[Numbered]:
         """The given sentences the claim cites that support it (none when it is unsupported), noting why."""
@@ -267,8 +271,20 @@ class LlmAnswerer:
             if relevant and self._supports(question, claim.text, terms, relevant):
                 return relevant
         cites = "".join(f"[{n}]" for n in claim.cited)
+        if terms and (stating := self._stating(question, claim.text, terms, given)) is not None:
+            notes.append(f"cited sentence {stating.n} instead of {cites}: it states {claim.text!r}")
+            return [stating]
         notes.append(f"removed a claim its sentences do not support: {claim.text!r} {cites}")
         return []
+
+    def _stating(self, question: str, claim: str, terms: set[str], given: list[Numbered]) -> Numbered | None:
+        """The first given sentence that holds every key term of the claim and states it. A small model often
+        gets a claim right from its evidence but cites the wrong number; the sentence that does state it is
+        cited instead (a note says so), held to the same check."""
+        for sentence, words in zip(given, stemmed_words([s.text for s in given]), strict=True):
+            if terms <= words and self._supports(question, claim, terms, [sentence]):
+                return sentence
+        return None
 
     def _supports(self, question: str, claim: str, terms: set[str], sentences: Sequence[Numbered]) -> bool:
         """Whether ``sentences`` state ``claim``: every number of it is theirs, and most of its key terms and of

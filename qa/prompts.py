@@ -35,8 +35,9 @@ to resolve words like "it", "they" or "that". Reply with the query only."""
 
 
 def evidence_message(question: str, sentences: Sequence[Numbered], as_of: str | None) -> str:
-    """The question, the day it is asked as of, and the numbered sentences grouped by report, newest report
-    first, fenced as data (a fence-like string inside an article cannot close the fence)."""
+    """The question, the day it is asked as of, and the numbered sentences grouped by report (in the order
+    given: best match first), the newest report marked, fenced as data (a fence-like string inside an article
+    cannot close the fence)."""
     newest = max((s.passage.published or "" for s in sentences), default="")
     blocks: list[str] = []
     current = None
@@ -56,7 +57,7 @@ def evidence_message(question: str, sentences: Sequence[Numbered], as_of: str | 
     if current is not None:
         blocks.append("</report>")
     reports = "\n".join(blocks)
-    return f"Today is {as_of or 'unknown'}.\n\nReports, newest first:\n{reports}\n\nQuestion: {question}"
+    return f"Today is {as_of or 'unknown'}.\n\nReports, best match first:\n{reports}\n\nQuestion: {question}"
 
 
 def _data(text: str) -> str:

@@ -206,6 +206,7 @@ def test_ask_with_an_llm_streams_its_unchecked_words_then_prints_the_checked_ans
     streamed = run(*question, env=env)
     assert streamed.returncode == 0, streamed.stderr
     assert "unchecked: a second, self-declared government\n" in streamed.stderr
-    assert streamed.stdout.startswith("a second, self-declared government [1]\n\nSources:\n[1] ")
+    assert streamed.stdout.startswith("a second, self-declared government [1]\n\n[1] newsbot-samples, 15 June 2015: “")
+    assert "\n\nSources:\n[1] " in streamed.stdout
     quiet = run(*question, "--no-stream", env=env)
     assert quiet.stdout == streamed.stdout and "unchecked" not in quiet.stderr

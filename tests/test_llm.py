@@ -11,7 +11,7 @@ from newsbot.evaluation import citations_valid
 from newsbot.ingest.pipeline import ingest
 from newsbot.qa.chain import QA
 from newsbot.qa.llm import chat_model, token_limit
-from newsbot.records import Filters
+from newsbot.records import Answer, Filters
 from newsbot.settings import LlmSettings, Settings, SettingsError
 from tests.conftest import SAMPLES, WebServer, make_config
 from tests.fake_openai import CutOff, FakeOpenAI, cited, sentence_number
@@ -49,12 +49,21 @@ def prompt(llm: FakeOpenAI) -> str:
     return llm.requests[-1]["messages"][-1]["content"]
 
 
+def short(answer: Answer) -> str:
+    """The model's checked words, without the quotes shown under them."""
+    return answer.text.split("\n\n")[0]
+
+
 def test_a_json_reply_is_kept_with_exact_quotes_and_streamed(qa: QA, llm: FakeOpenAI):
     llm.replies.append(cited("a second, self-declared government", "self-declared"))
     drafts: list[str] = []
     answer, _ = qa.ask("Who governs Tripoli?", filters=AS_OF, on_text=drafts.append)
     assert not answer.abstained and answer.notes == [] and answer.reader == "llm:scripted"
-    assert answer.text == "a second, self-declared government [1]"
+    assert answer.text.splitlines() == [
+        "a second, self-declared government [1]",
+        "",
+        f"[1] newsbot-samples, 15 June 2015: “{GOVERNMENT}”",  # the evidence, under the claim
+    ]
     assert [c.quote for c in answer.citations] == [GOVERNMENT]
     assert citations_valid(answer, qa.store) == (1, 1)
     # the unchecked answer arrived piece by piece, never as raw JSON
@@ -66,7 +75,7 @@ def test_a_json_reply_is_kept_with_exact_quotes_and_streamed(qa: QA, llm: FakeOp
     assert request["max_tokens"] == 400 and "max_completion_tokens" not in request
 
 
-def test_the_prompt_numbers_a_few_sentences_and_says_the_day_and_the_newest_report(qa: QA, llm: FakeOpenAI):
+def test_the_prompt_numbers_a_few_sentences_best_report_first_and_says_the_day_and_the_newest(qa: QA, llm: FakeOpenAI):
     llm.replies.append(cited("a second, self-declared government", "self-declared"))
     _, passages = qa.ask("Who governs Tripoli?", filters=AS_OF)
     given = prompt(llm)
@@ -74,8 +83,10 @@ def test_the_prompt_numbers_a_few_sentences_and_says_the_day_and_the_newest_repo
     numbered = [line for line in given.splitlines() if line.startswith("[")]
     assert f"] {GOVERNMENT}" in given and len(numbered) <= 6 * 3
     assert len(given) < sum(len(p.text) for p in passages)  # less than the passages retrieved
-    newest = next(line for line in given.splitlines() if line.startswith("<report") and " newest " in line)
-    assert 'published="2015-06-15"' in newest and given.index(newest) < given.index('published="2015-06-14"')
+    reports = [line for line in given.splitlines() if line.startswith("<report")]
+    assert f'title="{passages[0].title}"' in reports[0]  # the report holding the reader's best sentence leads
+    newest = [line for line in reports if " newest " in line]
+    assert len(newest) == 1 and 'published="2015-06-15"' in newest[0] and 'published="2015-06-14"' in given
 
 
 def test_a_citation_of_a_sentence_that_was_not_given_is_removed(qa: QA, llm: FakeOpenAI):
@@ -85,8 +96,16 @@ def test_a_citation_of_a_sentence_that_was_not_given_is_removed(qa: QA, llm: Fak
         )
     )
     answer, _ = qa.ask("Who governs Tripoli?", filters=AS_OF)
-    assert answer.text == "a self-declared government [1]" and [c.quote for c in answer.citations] == [GOVERNMENT]
+    assert short(answer) == "a self-declared government [1]" and [c.quote for c in answer.citations] == [GOVERNMENT]
     assert any("[42]" in note and "no such sentence was given" in note for note in answer.notes)
+
+
+def test_a_claim_citing_the_wrong_sentence_cites_the_given_one_that_states_it(qa: QA, llm: FakeOpenAI):
+    llm.replies.append(cited("a second, self-declared government", "Nepal"))  # the right words, the wrong number
+    answer, _ = qa.ask("Who governs Tripoli?", filters=AS_OF)
+    assert short(answer) == "a second, self-declared government [1]" and answer.reader == "llm:scripted"
+    assert [c.quote for c in answer.citations] == [GOVERNMENT]
+    assert any(note.startswith("cited sentence ") and "self-declared" in note for note in answer.notes), answer.notes
 
 
 @pytest.mark.parametrize(
@@ -94,7 +113,7 @@ def test_a_citation_of_a_sentence_that_was_not_given_is_removed(qa: QA, llm: Fak
     [
         cited("Tripoli is governed by Khalifa Haftar", "self-declared"),  # a name its sentence does not hold
         cited("Libya Dawn seized the capital in 2015", "Libya Dawn"),  # the sentence says 2014
-        cited("a self-declared government", "Nepal"),  # a real sentence about something else
+        cited("a government in exile", "Nepal"),  # a real sentence about something else
     ],
 )
 def test_an_answer_its_cited_sentences_do_not_support_falls_back(qa: QA, llm: FakeOpenAI, reply):
@@ -117,7 +136,7 @@ def test_a_server_without_json_support_gets_plain_text_with_markers(web: WebServ
         assert citations_valid(first, store)[0] == 1
     formats = [r.get("response_format", {}).get("type") for r in llm.requests]
     assert formats == ["json_schema", "json_object", None, None]  # refused twice, then asked plainly for good
-    assert first.text == second.text == "Tripoli is governed by a self-declared government [1]."
+    assert short(first) == short(second) == "Tripoli is governed by a self-declared government [1]."
     assert first.notes == ["removed an uncited claim: 'It is in Libya.'"]
 
 
@@ -127,7 +146,7 @@ def test_llama_cpp_style_servers_get_json_object_with_the_schema(web: WebServer,
     llm.replies.append(cited("a self-declared government", "self-declared"))
     with Store(config) as store:
         answer, _ = QA(store, config).ask("Who governs Tripoli?", filters=AS_OF)
-    assert answer.text == "a self-declared government [1]"
+    assert short(answer) == "a self-declared government [1]"
     assert [r["response_format"]["type"] for r in llm.requests] == ["json_schema", "json_object"]
     assert llm.requests[-1]["response_format"]["schema"]["required"] == ["answer", "sentences"]
 
@@ -159,7 +178,7 @@ def test_uncited_and_unsupported_claims_of_a_plain_reply_are_dropped(qa: QA, llm
         )
     )
     answer, _ = qa.ask("Who governs Tripoli?", filters=AS_OF)
-    assert answer.text == "Tripoli is governed by a self-declared government [1]."
+    assert short(answer) == "Tripoli is governed by a self-declared government [1]."
     assert any("uncited claim" in note for note in answer.notes)
     assert any("do not support" in note and "Pluto" in note for note in answer.notes)
     assert citations_valid(answer, qa.store)[0] == len(answer.citations) == 1
@@ -206,7 +225,7 @@ def test_a_follow_up_is_rewritten_by_the_llm(qa: QA, llm: FakeOpenAI):
     answer, _ = qa.ask("and who backs it?", history=history)
     assert answer.query == "who backs the government that governs Tripoli"
     assert "Who governs Tripoli?" in llm.requests[0]["messages"][-1]["content"]
-    assert answer.text == "former Gaddafi army officers [1]" and "backed by" in answer.citations[0].quote
+    assert short(answer) == "former Gaddafi army officers [1]" and "backed by" in answer.citations[0].quote
 
 
 @pytest.mark.parametrize("provider", ["nosuch", "ollama"])
