@@ -39,7 +39,7 @@ case "${LLM_MODEL:-gemma}" in
 esac
 
 "$LLM_VENV/bin/python" -m llama_cpp.server --model "$MODEL" --model_alias local --chat_format "$CHAT_FORMAT" \
-  --host 127.0.0.1 --port "$PORT" --n_ctx 4096 >"${TMPDIR:-/tmp}/newsbot-llm-server.log" 2>&1 &
+  --host 127.0.0.1 --port "$PORT" --n_ctx 4096 --n_threads "$(nproc)" >"${TMPDIR:-/tmp}/newsbot-llm-server.log" 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null' EXIT
 for _ in $(seq 120); do

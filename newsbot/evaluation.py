@@ -239,6 +239,7 @@ def evaluate(
     heuristic reader beside the trained one) and add the scores to ``report``; ``llm``: newsbot's answers are an
     LLM's, and what its checks did with each reply is counted. A question with an as-of day is
     asked as of then, and only articles visible that day count towards its being answerable."""
+    asked: list[tuple[EvalQuestion, Filters | None, dict[str, Any], _Truth]] = []
     stored = {a: store.article(a) for a in store.article_ids()}
     originals = {a: article.text for a, article in stored.items()}
     texts = {a: normalize(text) for a, text in originals.items()}
@@ -273,9 +274,6 @@ def evaluate(
             other_answer = other(question.question, passages, answer.as_of)
             spent = answer.timings.get("retrieve_ms", 0.0) + (time.perf_counter() - started) * 1000
             outcomes[name] = (other_answer, spent)
-        if naive is not None:
-            started = time.perf_counter()
-            outcomes["naive LLM"] = (naive(question.question, filters), (time.perf_counter() - started) * 1000)
         row: dict[str, Any] = {
             "id": question.id,
             "question": question.question,
@@ -285,23 +283,9 @@ def evaluate(
             "stated": stated,
             "first_hit_rank": ranks[0] + 1 if ranks else None,
         }
+        truth = _Truth(golds, answerable, stated, unanswerable_with_articles)
         for name, (result, spent) in outcomes.items():
-            score = report.methods.setdefault(name, MethodScore())
-            hit = contains_normalized(normalize(result.text), golds)
-            score.contains += hit
-            score.contains_answerable += hit and answerable
-            score.contains_stated += hit and stated
-            score.abstained += result.abstained
-            score.abstained_answerable += result.abstained and answerable
-            score.abstained_unanswerable += result.abstained and unanswerable_with_articles
-            valid, total = citations_valid(result, store)
-            score.citations_valid += valid
-            score.citations += total
-            score.latencies_ms.append(spent)
-            if "first_words_ms" in result.timings:
-                score.first_words_ms.append(result.timings["first_words_ms"])
-            row[name] = {"text": result.text, "contains_gold": hit, "abstained": result.abstained}
-            row[name]["notes"] = result.notes
+            _score(report, row, name, result, spent, truth, store)
         if llm and (checked := reply_outcome(answer)):
             outcome, reasons = checked
             row["llm_reply"] = outcome
@@ -309,6 +293,43 @@ def evaluate(
             for reason in dict.fromkeys(reasons):
                 report.llm_reasons[reason] = report.llm_reasons.get(reason, 0) + 1
         report.rows.append(row)
+        asked.append((question, filters, row, truth))
+    if naive is not None:  # after newsbot's answers, so that a local server's prompt cache keeps newsbot's prompt
+        for question, filters, row, truth in asked:  # from one question to the next, as it does in service
+            started = time.perf_counter()
+            result = naive(question.question, filters)
+            _score(report, row, "naive LLM", result, (time.perf_counter() - started) * 1000, truth, store)
+
+
+@dataclass(frozen=True)
+class _Truth:
+    """What a question's answers are scored against."""
+
+    golds: list[str]
+    answerable: bool
+    stated: bool
+    unanswerable_with_articles: bool
+
+
+def _score(
+    report: EvalReport, row: dict[str, Any], name: str, result: Answer, spent: float, truth: _Truth, store: Store
+) -> None:
+    """Add one method's answer to its scores and to the question's row."""
+    score = report.methods.setdefault(name, MethodScore())
+    hit = contains_normalized(normalize(result.text), truth.golds)
+    score.contains += hit
+    score.contains_answerable += hit and truth.answerable
+    score.contains_stated += hit and truth.stated
+    score.abstained += result.abstained
+    score.abstained_answerable += result.abstained and truth.answerable
+    score.abstained_unanswerable += result.abstained and truth.unanswerable_with_articles
+    valid, total = citations_valid(result, store)
+    score.citations_valid += valid
+    score.citations += total
+    score.latencies_ms.append(spent)
+    if "first_words_ms" in result.timings:
+        score.first_words_ms.append(result.timings["first_words_ms"])
+    row[name] = {"text": result.text, "contains_gold": hit, "abstained": result.abstained, "notes": result.notes}
 
 
 def week_config(config: Settings, work_dir: Path, corpus: Path) -> Settings:

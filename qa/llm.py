@@ -7,10 +7,11 @@ with ``response_format`` where the server takes it; plain text whose sentences e
 reply streams in, and is never trusted as is: every number must name a sentence it was given, every claim must
 be supported by the sentences it cites (most of its key terms, and the terms it adds to the question, are
 theirs, or it is a close paraphrase; its numbers appear in them), else by a given sentence that holds all its
-key terms, which it then cites; uncited claims are dropped. Citations are
-the cited sentences' exact article offsets, and the answer's text shows them under the model's words, so the
-claim and its evidence are read together. What is removed is listed in the answer's notes. Errors, timeouts,
-a stream cut off and unusable replies fall back to the offline answerer, with a note, never an exception.
+key terms, which it then cites; uncited claims are dropped; a question about the present is not answered from
+old reports alone when a newer one was given. Citations are the cited sentences' exact article offsets, and the
+answer's text shows them under the model's words, so the claim and its evidence are read together. What is
+removed is listed in the answer's notes. Errors, timeouts, a stream cut off and unusable replies fall back to
+the offline answerer, with a note, never an exception.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from newsbot.qa.prompts import (
     naive_user_message,
     rewrite_user_message,
 )
+from newsbot.qa.recency import age_days, asks_about_present, named_period
 from newsbot.qa.reply import MARKER, Claim, answer_so_far, claims
 from newsbot.records import Answer, Citation, Passage, citation_for
 from newsbot.settings import LlmSettings, SettingsError
@@ -65,6 +67,7 @@ REASONS = {
     "do not support": "claim not supported by its sentences",
     "does not support it": "a cited sentence does not support it",
     "cited sentence": "re-cited to the given sentence that states it",
+    "older than": "cites only old reports though a newer one was given",
 }
 
 
@@ -246,9 +249,28 @@ class LlmAnswerer:
         if not kept:  # what was removed, and why, stays in the notes
             notes.append(f"no claim of the LLM's reply was supported; {OFFLINE}")
             return self._offline(question, ranked, as_of, *notes)
+        if (outdated := self._outdated(question, citations, given, as_of)) is not None:
+            return self._offline(question, ranked, as_of, *notes, f"{outdated}; {OFFLINE}")
         reader = f"{LLM_READER}{self.config.model or self.config.provider}"
         text = "\n\n".join([" ".join(kept), "\n".join(map(quote_line, citations))])
         return Answer(text=text, abstained=False, citations=citations, notes=notes, reader=reader)
+
+    def _outdated(
+        self, question: str, citations: list[Citation], given: list[Numbered], as_of: str | None
+    ) -> str | None:
+        """Why a reply is not current, if it is not: a question about the present answered only from reports
+        older than ``answer.stale_after`` days although a newer report was given. A small model often takes an
+        old story's answer to a similar question over this week's (a 2016 BMW announcement for "which automaker
+        faces a new investigation?", beside a 2025 report of a Tesla probe); the offline ranking weighs age."""
+        if not as_of or named_period(question) or not asks_about_present(question):
+            return None
+        stale = self.fallback.config.stale_after
+        ages = [age_days(c.published, as_of) for c in citations]
+        if any(age is None or age <= stale for age in ages):
+            return None
+        if not any((age := age_days(s.passage.published, as_of)) is not None and age <= stale for s in given):
+            return None
+        return f"the reply cites only reports older than {stale} days, though a newer one was given"
 
     def _supporting(self, question: str, claim: Claim, given: list[Numbered], notes: list[str]) -> list[Numbered]:
         """The given sentences the claim cites that support it (none when it is unsupported), noting why."""

@@ -50,8 +50,8 @@ def test_eval_scores_a_naive_llm_pipeline_beside_newsbot(tmp_path: Path, web: We
     refused = run("eval", str(QUESTIONS), "--naive-llm", env=newsbot_env(store))
     assert refused.returncode == 2 and "--naive-llm needs an LLM" in refused.stderr
     questions = len(QUESTIONS.read_text(encoding="utf-8").splitlines())
-    for number in range(questions):  # per question: newsbot's LLM call (a 500: it answers offline), the naive one
-        llm.replies += [500, "Majlis Mujahideen holds it." if number == 0 else "I could not tell."]
+    # newsbot's LLM call for every question (a 500: it answers offline), then the naive pipeline's for each
+    llm.replies += [500] * questions + ["Majlis Mujahideen holds it."] + ["I could not tell."] * (questions - 1)
     env = newsbot_env(
         store, NEWSBOT_LLM__PROVIDER="openai", NEWSBOT_LLM__BASE_URL=llm.base_url, NEWSBOT_LLM__MODEL="scripted"
     )
@@ -67,10 +67,9 @@ def test_eval_scores_a_naive_llm_pipeline_beside_newsbot(tmp_path: Path, web: We
     assert report["summary"]["llm_replies"] == {"refused": questions, "reasons": {"unavailable": questions}}
     assert report["questions"][0]["llm_reply"] == "refused"
     assert report["questions"][0]["newsbot"]["notes"][0].startswith("LLM unavailable (OpenAIAPIError: Error code: 500")
-    prompts = [
-        r["messages"][-1]["content"] for r in llm.requests if r["messages"][-1]["content"].startswith("Context:")
-    ]
-    assert len(prompts) == questions
+    contents = [r["messages"][-1]["content"] for r in llm.requests]
+    prompts = contents[questions:]  # a server's prompt cache keeps newsbot's prompt while newsbot asks
+    assert len(prompts) == questions and all(p.startswith("Context:") for p in prompts)
     assert "Derna" in prompts[0] and "Question: Who controls Derna?" in prompts[0]
     assert not llm.replies
 
