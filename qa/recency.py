@@ -16,10 +16,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+# A weekday alone, or "last Sunday", is the latest one; "the third Monday of February", "every Monday" and
+# "on Mondays" name a recurring day, not the present.
+_WEEKDAY = "".join(f"(?<!{word} )" for word in ("first", "second", "third", "fourth", "fifth", "every"))
+_WEEKDAY += rf"(?:{'|'.join(calendar.day_name)})(?!s\b)"
 _PRESENT = re.compile(
     r"\b(?:this (?:week|weekend|month|year|season|spring|summer|autumn|fall|winter)|recent(?:ly)?|new(?:ly)?|now|"
     r"current(?:ly)?|latest|today|tonight|yesterday|(?:last|past) (?:week|weekend)|so far|ongoing|upcoming|just|"
-    rf"announced|unveiled|launched|{'|'.join(calendar.day_name)})\b",
+    rf"announced|unveiled|launched|{_WEEKDAY})\b",
     re.IGNORECASE,
 )
 

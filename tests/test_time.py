@@ -119,6 +119,9 @@ def test_what_counts_as_a_question_about_the_present():
     assert asks_about_present("Who is the current prime minister of Japan?")
     assert not asks_about_present("Who did Majlis fight in Derna?")
     assert asks_about_present("Which Italian volcano erupted on Monday?")  # a weekday alone: the latest one
+    assert asks_about_present("What did the senator say in Monday's hearing?")
+    assert not asks_about_present("Which US holiday takes place on the third Monday of February every year?")
+    assert not asks_about_present("Which shops open on Sundays?")  # a recurring day, not the present
     assert asks_about_present("Which team won the final last weekend?")
     named = time_focus("Which team won the Monday-night final in 2019?", "2025-03-10", 30)
     assert named is not None and named.past  # a named year decides over a weekday
