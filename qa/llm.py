@@ -53,6 +53,12 @@ FORMATS = ("json_schema", "json_object", "text")
 REFUSED = (400, 422)  # how servers refuse a request field they do not take
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PARTIAL_MARKER = re.compile(r"\s*\[\d*$")
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+).split()
+_NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
+_ABBREVIATION = re.compile(r"\b(?:[A-Za-z]\.){2,}")
 OnText = Callable[[str], None]
 OFFLINE = "answered offline"
 LLM_READER = "llm:"  # an answer's reader when the model's reply was kept: llm:<model>
@@ -283,9 +289,9 @@ class LlmAnswerer:
                 cited.append(given[n - 1])
             else:
                 notes.append(f"removed citation [{n}]: no such sentence was given")
-        terms = stemmed_terms(claim.text)
+        terms = stemmed_terms(_undotted(claim.text))
         if cited and terms:
-            words = stemmed_words([s.text for s in cited])
+            words = stemmed_words([_undotted(s.text) for s in cited])
             relevant = [s for s, w in zip(cited, words, strict=True) if terms & w]
             for sentence in cited:
                 if sentence not in relevant:
@@ -303,7 +309,7 @@ class LlmAnswerer:
         """The first given sentence that holds every key term of the claim and states it. A small model often
         gets a claim right from its evidence but cites the wrong number; the sentence that does state it is
         cited instead (a note says so), held to the same check."""
-        for sentence, words in zip(given, stemmed_words([s.text for s in given]), strict=True):
+        for sentence, words in zip(given, stemmed_words([_undotted(s.text) for s in given]), strict=True):
             if terms <= words and self._supports(question, claim, terms, [sentence]):
                 return sentence
         return None
@@ -312,10 +318,10 @@ class LlmAnswerer:
         """Whether ``sentences`` state ``claim``: every number of it is theirs, and most of its key terms and of
         the terms it adds to the question are theirs, or it paraphrases one of them closely."""
         text = " ".join(s.text for s in sentences)
-        if not {_digits(n) for n in _NUMBER.findall(claim)} <= {_digits(n) for n in _NUMBER.findall(text)}:
+        if not {_digits(n) for n in _NUMBER.findall(claim)} <= _numbers(text):
             return False
-        (held,) = stemmed_words([text])
-        added = terms - stemmed_terms(question)
+        (held,) = stemmed_words([_undotted(text)])
+        added = terms - stemmed_terms(_undotted(question))
         if added and len(added & held) / len(added) < LEXICAL_SUPPORT:
             return False
         if len(terms & held) / len(terms) >= LEXICAL_SUPPORT:
@@ -333,6 +339,17 @@ def _refuses_format(exc: Exception) -> bool:
 
 def _digits(number: str) -> str:
     return number.replace(",", "")
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers a text states, in digits: "a five-year ban" states 5."""
+    spelled = {str(_NUMBER_WORDS.index(w.lower())) for w in _NUMBER_WORD.findall(text)}
+    return {_digits(n) for n in _NUMBER.findall(text)} | spelled
+
+
+def _undotted(text: str) -> str:
+    """Dotted abbreviations as one word ("U.K." -> "UK"), so that "UK" is a term "the U.K." holds."""
+    return _ABBREVIATION.sub(lambda found: found.group().replace(".", ""), text)
 
 
 def reply_outcome(answer: Answer) -> tuple[str, list[str]] | None:

@@ -108,6 +108,28 @@ def test_a_claim_citing_the_wrong_sentence_cites_the_given_one_that_states_it(qa
     assert any(note.startswith("cited sentence ") and "self-declared" in note for note in answer.notes), answer.notes
 
 
+def test_spelled_numbers_and_dotted_abbreviations_support_a_claim(tmp_path: Path, web: WebServer):
+    """The sentence says "a five-year ban" and "the U.K."; the model answers "5 years" and "UK"."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "visit.md").write_text(
+        "---\ntitle: State visit\nsource: newsbot-samples\npublished: 2025-09-18\n---\n"
+        "The president's second state visit to the U.K. began on Tuesday with a banquet at Windsor Castle.\n\n"
+        "A court handed the opposition leader a five-year ban from public office on Monday.\n",
+        encoding="utf-8",
+    )
+    llm = FakeOpenAI(web)
+    config = make_config(tmp_path / "store", llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted"})
+    llm.replies.extend([cited("UK", "state visit"), cited("5 years", "five-year")])
+    with Store(config, write=True) as store:
+        ingest([str(folder)], store)
+        qa = QA(store, config)
+        visit, _ = qa.ask("Which country did the president visit?", filters=Filters(as_of="2025-09-20"))
+        ban, _ = qa.ask("How long is the opposition leader banned from office?", filters=Filters(as_of="2025-09-20"))
+    assert short(visit) == "UK [1]" and visit.reader == "llm:scripted", visit.notes
+    assert short(ban) == "5 years [1]" and ban.reader == "llm:scripted", ban.notes
+
+
 def test_a_question_about_the_present_is_not_answered_from_an_old_report_when_a_newer_one_was_given(
     qa: QA, llm: FakeOpenAI
 ):
