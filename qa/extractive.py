@@ -251,14 +251,14 @@ def _sentences(passages: list[Passage]) -> list[Candidate]:
         for start, end in sentence_spans(passage.text):
             text = passage.text[start:end]
             key = " ".join(text.lower().split())
-            if key in seen or len(WORD.findall(text)) < 3 or not _is_statement(text):
+            if key in seen or len(WORD.findall(text)) < 3 or not is_statement(text):
                 continue
             seen.add(key)
             found.append(Candidate(passage, passage.start + start, passage.start + end, text))
     return found
 
 
-def _is_statement(text: str) -> bool:
+def is_statement(text: str) -> bool:
     """Questions and headings state nothing a reader could rely on as an answer."""
     stripped = text.rstrip("\"'\u201d\u2019) ")
     return not stripped.endswith("?") and not text.lstrip().startswith("#")

@@ -29,7 +29,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from newsbot.corpus.store import Store
 from newsbot.qa.evidence import Numbered, evidence
-from newsbot.qa.extractive import Candidate, ExtractiveAnswerer, abstain, quote_line
+from newsbot.qa.extractive import Candidate, ExtractiveAnswerer, abstain, is_statement, quote_line
 from newsbot.qa.prompts import (
     ANSWER_SCHEMA,
     ANSWER_SYSTEM,
@@ -70,6 +70,7 @@ REASONS = {
     "LLM reply was malformed": "malformed reply",
     "removed an uncited claim": "uncited claim",
     "no such sentence was given": "cited a sentence not given",
+    "is a question or a heading": "cited a question or a heading",
     "do not support": "claim not supported by its sentences",
     "does not support it": "a cited sentence does not support it",
     "cited sentence": "re-cited to the given sentence that states it",
@@ -285,10 +286,12 @@ class LlmAnswerer:
             return []
         cited = []
         for n in claim.cited:
-            if 1 <= n <= len(given):
-                cited.append(given[n - 1])
-            else:
+            if not 1 <= n <= len(given):
                 notes.append(f"removed citation [{n}]: no such sentence was given")
+            elif not is_statement(given[n - 1].text):  # given for context, but a question states nothing
+                notes.append(f"removed citation [{n}]: sentence {n} is a question or a heading")
+            else:
+                cited.append(given[n - 1])
         terms = stemmed_terms(_undotted(claim.text))
         if cited and terms:
             words = stemmed_words([_undotted(s.text) for s in cited])
@@ -310,7 +313,7 @@ class LlmAnswerer:
         gets a claim right from its evidence but cites the wrong number; the sentence that does state it is
         cited instead (a note says so), held to the same check."""
         for sentence, words in zip(given, stemmed_words([_undotted(s.text) for s in given]), strict=True):
-            if terms <= words and self._supports(question, claim, terms, [sentence]):
+            if is_statement(sentence.text) and terms <= words and self._supports(question, claim, terms, [sentence]):
                 return sentence
         return None
 

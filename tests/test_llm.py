@@ -108,26 +108,39 @@ def test_a_claim_citing_the_wrong_sentence_cites_the_given_one_that_states_it(qa
     assert any(note.startswith("cited sentence ") and "self-declared" in note for note in answer.notes), answer.notes
 
 
-def test_spelled_numbers_and_dotted_abbreviations_support_a_claim(tmp_path: Path, web: WebServer):
-    """The sentence says "a five-year ban" and "the U.K."; the model answers "5 years" and "UK"."""
+def test_spelled_numbers_and_dotted_abbreviations_support_a_claim_and_a_question_does_not(
+    tmp_path: Path, web: WebServer
+):
+    """The sentences say "a five-year ban" and "the U.K."; the model answers "5 years" and "UK". A question
+    given as context states nothing, so a citation of it is removed."""
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / "visit.md").write_text(
         "---\ntitle: State visit\nsource: newsbot-samples\npublished: 2025-09-18\n---\n"
         "The president's second state visit to the U.K. began on Tuesday with a banquet at Windsor Castle.\n\n"
-        "A court handed the opposition leader a five-year ban from public office on Monday.\n",
+        "A court handed the opposition leader a five-year ban from public office on Monday.\n\n"
+        "What did the harbour master say about the port? The harbour master said the port would reopen in May.\n",
         encoding="utf-8",
     )
     llm = FakeOpenAI(web)
     config = make_config(tmp_path / "store", llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted"})
-    llm.replies.extend([cited("UK", "state visit"), cited("5 years", "five-year")])
+    llm.replies.extend(
+        [
+            cited("UK", "state visit"),
+            cited("5 years", "five-year"),
+            cited("the port would reopen in May", "What did the harbour", "would reopen"),
+        ]
+    )
     with Store(config, write=True) as store:
         ingest([str(folder)], store)
         qa = QA(store, config)
         visit, _ = qa.ask("Which country did the president visit?", filters=Filters(as_of="2025-09-20"))
         ban, _ = qa.ask("How long is the opposition leader banned from office?", filters=Filters(as_of="2025-09-20"))
+        port, _ = qa.ask("When will the port reopen?", filters=Filters(as_of="2025-09-20"))
     assert short(visit) == "UK [1]" and visit.reader == "llm:scripted", visit.notes
     assert short(ban) == "5 years [1]" and ban.reader == "llm:scripted", ban.notes
+    assert short(port) == "the port would reopen in May [1]" and len(port.citations) == 1  # not the question
+    assert port.citations[0].quote.startswith("The harbour master said") and "is a question" in port.notes[0]
 
 
 def test_a_question_about_the_present_is_not_answered_from_an_old_report_when_a_newer_one_was_given(
