@@ -53,10 +53,13 @@ FORMATS = ("json_schema", "json_object", "text")
 REFUSED = (400, 422)  # how servers refuse a request field they do not take
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PARTIAL_MARKER = re.compile(r"\s*\[\d*$")
-_NUMBER_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty"
-).split()
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
 _NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 _ABBREVIATION = re.compile(r"\b(?:[A-Za-z]\.){2,}")
 OnText = Callable[[str], None]
@@ -292,9 +295,9 @@ class LlmAnswerer:
                 notes.append(f"removed citation [{n}]: sentence {n} is a question or a heading")
             else:
                 cited.append(given[n - 1])
-        terms = stemmed_terms(_undotted(claim.text))
+        terms = _key_terms(claim.text)
         if cited and terms:
-            words = stemmed_words([_undotted(s.text) for s in cited])
+            words = _words([s.text for s in cited])
             relevant = [s for s, w in zip(cited, words, strict=True) if terms & w]
             for sentence in cited:
                 if sentence not in relevant:
@@ -312,7 +315,7 @@ class LlmAnswerer:
         """The first given sentence that holds every key term of the claim and states it. A small model often
         gets a claim right from its evidence but cites the wrong number; the sentence that does state it is
         cited instead (a note says so), held to the same check."""
-        for sentence, words in zip(given, stemmed_words([_undotted(s.text) for s in given]), strict=True):
+        for sentence, words in zip(given, _words([s.text for s in given]), strict=True):
             if is_statement(sentence.text) and terms <= words and self._supports(question, claim, terms, [sentence]):
                 return sentence
         return None
@@ -323,8 +326,8 @@ class LlmAnswerer:
         text = " ".join(s.text for s in sentences)
         if not {_digits(n) for n in _NUMBER.findall(claim)} <= _numbers(text):
             return False
-        (held,) = stemmed_words([_undotted(text)])
-        added = terms - stemmed_terms(_undotted(question))
+        (held,) = _words([text])
+        added = terms - _key_terms(question)
         if added and len(added & held) / len(added) < LEXICAL_SUPPORT:
             return False
         if len(terms & held) / len(terms) >= LEXICAL_SUPPORT:
@@ -346,8 +349,18 @@ def _digits(number: str) -> str:
 
 def _numbers(text: str) -> set[str]:
     """The numbers a text states, in digits: "a five-year ban" states 5."""
-    spelled = {str(_NUMBER_WORDS.index(w.lower())) for w in _NUMBER_WORD.findall(text)}
+    spelled = {_NUMBER_WORDS[word.lower()] for word in _NUMBER_WORD.findall(text)}
     return {_digits(n) for n in _NUMBER.findall(text)} | spelled
+
+
+def _key_terms(text: str) -> set[str]:
+    """The text's stemmed key terms, as the checks compare them (``_undotted``)."""
+    return stemmed_terms(_undotted(text))
+
+
+def _words(texts: Sequence[str]) -> list[set[str]]:
+    """Each text's stemmed words, as the checks compare them (``_undotted``)."""
+    return stemmed_words([_undotted(text) for text in texts])
 
 
 def _undotted(text: str) -> str:
