@@ -105,6 +105,10 @@ def ingest_results(results: Iterable[ReadResult], store: Store, *, progress: boo
             continue
         if stored_hash is None:
             twin = batch.hashes.get(item.text_hash) or store.article_with_text(item.text_hash)
+            if twin == item.id:  # another writer stored this very article since its hash was read: unchanged
+                report.articles_unchanged += 1
+                bar.update(1)
+                continue
             if twin is not None:
                 batch.aliases.append((item, twin))
                 report.articles_duplicate += 1
