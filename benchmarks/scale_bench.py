@@ -12,10 +12,20 @@ and, in one answering process per engine of --engines (as the bot is; with vecto
   dense        Chroma top-50 (with encoding the question)
   retrieval    the product's hybrid retrieval (dense + keyword + fusion + records)
   ask          the whole offline answer (retrieval + the configured reader)
-with build time, disk, RSS and the load average. Only the sqlite backend is measured.
+with build time, disk, RSS and the load average.
+
+The server profile (``--backend postgres``, one size per run): the registry in the PostgreSQL database named by
+NEWSBOT_STORE__POSTGRES__DSN (empty, or filled by an earlier run), the vectors on the `chroma run` at
+--chroma-port. Its build is ``newsbot migrate --to postgres`` of the sqlite store of the same size (built first
+if missing: nothing is re-embedded), then the first open (schema migrations, timed). Its keyword legs: the
+product's query (the top of each term's postings) against every match scored (the exact BM25, the reference
+for the overlap); `ask` runs in a process with Chroma over HTTP, and the Chroma server's RSS is reported beside
+the answering process's.
 
     python benchmarks/scale_bench.py [--sizes 100000,300000,1000000] [--out var/scale] [--no-vectors]
         [--engines tantivy,registry] [--keyword-only] [--limit N]
+    NEWSBOT_STORE__POSTGRES__DSN=postgresql://... python benchmarks/scale_bench.py --backend postgres \
+        --sizes 1000000 --chroma-port 8000 [--chroma-path DIR]
 """
 
 from __future__ import annotations
@@ -58,10 +68,39 @@ def folder_mb(folder: Path) -> float:
     return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
 
 
-def settings_for(folder: Path) -> Any:
-    from newsbot.settings import load_settings
+def settings_for(folder: Path, chroma_port: int = 0) -> Any:
+    """The store at ``folder``; with ``chroma_port``, the server profile (PostgreSQL from the environment)."""
+    from newsbot.settings import POSTGRES_DSN_ENV, load_settings
 
-    return load_settings(environ={"NEWSBOT_STORE__PATH": str(folder)})
+    environ = {"NEWSBOT_STORE__PATH": str(folder)}
+    if chroma_port:
+        environ.update(
+            {name: os.environ[name] for name in POSTGRES_DSN_ENV if name in os.environ},
+            NEWSBOT_STORE__BACKEND="postgres",
+            NEWSBOT_STORE__CHROMA__MODE="http",
+            NEWSBOT_STORE__CHROMA__HOST="127.0.0.1",
+            NEWSBOT_STORE__CHROMA__PORT=str(chroma_port),
+        )
+    return load_settings(environ=environ)
+
+
+def process_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def chroma_server_rss_mb(port: int) -> float | None:
+    """RSS of the `chroma run` serving ``port`` on this machine (None when it is not found here)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"chroma" in a for a in argv[:2]) and b"run" in argv and str(port).encode() in argv:
+            return round(process_rss_mb(int(cmdline.parent.name)))
+    return None
 
 
 def phase_build(folder: Path, size: int, vectors: bool, sample: int, noise: float) -> dict[str, Any]:
@@ -95,9 +134,9 @@ def phase_build(folder: Path, size: int, vectors: bool, sample: int, noise: floa
     }
 
 
-def engine_settings(folder: Path, engine: str) -> Any:
+def engine_settings(folder: Path, engine: str, chroma_port: int = 0) -> Any:
     """The store's settings with ``store.keyword_engine`` set."""
-    config = settings_for(folder)
+    config = settings_for(folder, chroma_port)
     return config.model_copy(update={"store": config.store.model_copy(update={"keyword_engine": engine})})
 
 
@@ -176,16 +215,16 @@ def phase_keyword(folder: Path, limit: int) -> dict[str, Any]:
     }
 
 
-def phase_ask(folder: Path, limit: int, engine: str) -> dict[str, Any]:
+def phase_ask(folder: Path, limit: int, engine: str, chroma_port: int = 0) -> dict[str, Any]:
     """One answering process, as the bot is: dense, retrieval and the whole offline ``ask`` with ``engine``, and
-    the process's RSS after the questions."""
+    the process's RSS after the questions (and the Chroma server's, in the server profile)."""
     from newsbot.corpus.store import Store
     from newsbot.qa.chain import QA
     from newsbot.qa.recency import today
     from newsbot.records import Filters
 
     questions = load_questions(limit)
-    config = engine_settings(folder, engine)
+    config = engine_settings(folder, engine, chroma_port)
     filters = Filters(as_of=today())
     with Store(config) as store:
         qa = QA(store, config)
@@ -204,7 +243,74 @@ def phase_ask(folder: Path, limit: int, engine: str) -> dict[str, Any]:
             "rss_mb": round(rss_mb()),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "disk_mb": {"total": folder_mb(folder), "chroma": folder_mb(folder / "chroma")},
+            **({"chroma_server_rss_mb": chroma_server_rss_mb(chroma_port)} if chroma_port else {}),
         }
+
+
+def phase_migrate(folder: Path, source: Path, chroma_port: int) -> dict[str, Any]:
+    """The server profile's build: `newsbot migrate --to postgres` of the sqlite store ``source``, then the first
+    open of the target (its schema migrations)."""
+    from newsbot.corpus.store import Store
+
+    newsbot = Path(sys.executable).parent / "newsbot"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [newsbot, "migrate", "--to", "postgres", "--chroma-host", "127.0.0.1", "--chroma-port", str(chroma_port),
+         "--json"],
+        env={**os.environ, "NEWSBOT_STORE__PATH": str(source)}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"newsbot migrate failed:\n{done.stderr[-3000:]}")
+    migrated = time.perf_counter() - started
+    started = time.perf_counter()
+    with Store(settings_for(folder, chroma_port)) as store:
+        opened = time.perf_counter() - started
+        summary = store.summary()
+    return {
+        "source": str(source),
+        "migrate_s": round(migrated, 1),
+        "first_open_s": round(opened, 1),
+        "counts": json.loads(done.stdout)["counts"],
+        "chunks": summary["chunks"],
+    }
+
+
+def phase_keyword_postgres(folder: Path, limit: int, chroma_port: int) -> dict[str, Any]:
+    """The product's PostgreSQL keyword query against every match scored (exact BM25), and the idf lookups."""
+    from newsbot.corpus.postgres_registry import PostgresRegistry
+    from newsbot.corpus.store import Store
+    from newsbot.qa.recency import today
+    from newsbot.records import Filters
+    from newsbot.settings import postgres_dsn
+    from newsbot.text import content_terms
+
+    questions = load_questions(limit)
+    filters = Filters(as_of=today())
+    exact = PostgresRegistry(postgres_dsn())
+    exact.keyword_pool = 2**62  # never fewer postings than that: every match is scored
+    with Store(settings_for(folder, chroma_port)) as store:
+        legs: dict[str, Callable[..., list[tuple[str, float]]]] = {
+            "keyword postgres every match": exact.keyword_search,
+            "keyword postgres": store.keyword_search,
+        }
+        steps: dict[str, Callable[[str], Any]] = {
+            **{name: (lambda q, leg=leg: leg(q, K, filters)) for name, leg in legs.items()},
+            "idf postgres": lambda q: store.idf(content_terms(q)),
+        }
+        times, found = timed(steps, questions)
+    database_mb = round(exact.size_bytes() / 2**20)
+    exact.close()
+    overlap = [
+        len(reference & {cid for cid, _ in results["keyword postgres"]}) / len(reference)
+        for results in found
+        if (reference := {cid for cid, _ in results["keyword postgres every match"]})
+    ]
+    return {
+        "questions": len(questions),
+        "latency_ms": {name: percentiles(values) for name, values in times.items()},
+        "top50_overlap_with_every_match": round(statistics.mean(overlap), 3),
+        "database_mb": database_mb,
+    }
 
 
 def run_phase(*args: str) -> dict[str, Any]:
@@ -219,7 +325,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,300000,1000000", help="chunks per store, comma-separated")
     parser.add_argument("--out", default="var/scale", help="where the stores are built (kept for later runs)")
-    parser.add_argument("--backend", choices=("sqlite",), default="sqlite", help="postgres: not written yet")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--chroma-port", type=int, default=8000, help="postgres: the `chroma run` on 127.0.0.1")
     parser.add_argument("--no-vectors", action="store_true", help="registry only: keyword legs and idf alone")
     parser.add_argument(
         "--engines", default="tantivy,registry", help="store.keyword_engine values `ask` is measured with, in turn"
@@ -232,32 +339,50 @@ def main() -> None:
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     vectors = not args.no_vectors
+    server = args.chroma_port if args.backend == "postgres" else 0
     if args.phase:
         name, folder, *rest = args.phase
         phases: dict[str, Callable[[], dict[str, Any]]] = {
             "build": lambda: phase_build(Path(folder), int(rest[0]), vectors, args.sample, args.noise),
+            "migrate": lambda: phase_migrate(Path(folder), Path(rest[0]), server),
             "index": lambda: phase_index(Path(folder)),
             "keyword": lambda: phase_keyword(Path(folder), args.limit),
-            "ask": lambda: phase_ask(Path(folder), args.limit, rest[0]),
+            "keyword-postgres": lambda: phase_keyword_postgres(Path(folder), args.limit, server),
+            "ask": lambda: phase_ask(Path(folder), args.limit, rest[0], server),
         }
         print(json.dumps(phases[name]()))
         return
+    out = Path(args.out).resolve()
+    limit = ["--limit", str(args.limit)]
+    profile = ["--backend", args.backend, "--chroma-port", str(args.chroma_port)]
     for size in (int(s) for s in args.sizes.split(",")):
-        folder = Path(args.out).resolve() / f"{args.backend}-{size}{'' if vectors else '-novec'}"
         report: dict[str, Any] = {"backend": args.backend, "size": size, "load_average": os.getloadavg()}
-        built = folder / "built.json"  # a build's figures, written when it finished
-        if not built.exists():
-            folder.mkdir(parents=True, exist_ok=True)
+        source = out / f"sqlite-{size}{'' if vectors else '-novec'}"
+        if not (source / "built.json").exists():  # a build's figures, written when it finished
+            source.mkdir(parents=True, exist_ok=True)
             sample = ["--sample", str(args.sample), "--noise", str(args.noise)]
             registry_only = [] if vectors else ["--no-vectors"]
-            built.write_text(json.dumps(run_phase("build", str(folder), str(size), *sample, *registry_only)))
-        report["build"] = json.loads(built.read_text())
-        report["index"] = run_phase("index", str(folder))
+            (source / "built.json").write_text(
+                json.dumps(run_phase("build", str(source), str(size), *sample, *registry_only))
+            )
+        if args.backend == "sqlite":
+            folder = source
+            report["build"] = json.loads((folder / "built.json").read_text())
+            report["index"] = run_phase("index", str(folder))
+        else:
+            folder = out / f"postgres-{size}"
+            if not (folder / "built.json").exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "built.json").write_text(json.dumps(run_phase("migrate", str(folder), str(source), *profile)))
+            report["build"] = json.loads((folder / "built.json").read_text())
         if not args.build_only:
-            limit = ["--limit", str(args.limit)]
-            report["keyword"] = run_phase("keyword", str(folder), *limit)
+            if args.backend == "sqlite":
+                report["keyword"] = run_phase("keyword", str(folder), *limit)
+            else:
+                report["keyword"] = run_phase("keyword-postgres", str(folder), *limit, *profile)
+            engines = args.engines.split(",") if args.backend == "sqlite" else ["registry"]
             if vectors and not args.keyword_only:
-                report["ask"] = [run_phase("ask", str(folder), engine, *limit) for engine in args.engines.split(",")]
+                report["ask"] = [run_phase("ask", str(folder), engine, *limit, *profile) for engine in engines]
         report["load_average_after"] = os.getloadavg()
         print(json.dumps(report), flush=True)
 

@@ -8,7 +8,9 @@ its connection lives, so journal rows whose writer's lock is free belong to a wr
 ones ``repairing`` hands over. Comparing whole counts of Chroma and the registry only means something when no
 other writer is live: a writer alone at start (it got the writers' lock exclusively) may do it.
 
-Keyword search is BM25 as FTS5 computes it (same tokens, IDF, k1 = 1.2, b = 0.75) over a postings table.
+Keyword search is BM25 as FTS5 computes it (same tokens, IDF, k1 = 1.2, b = 0.75) over a postings table. On a
+large store it reads only the top of each term's postings (see ``keyword_search``); the scores it returns are
+still exact.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 import os
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -37,10 +40,41 @@ from newsbot.text import keyword_forms, keyword_terms, keyword_tokens
 WRITERS = 0x6E627772
 DEAD_WRITER_WAIT = "10s"  # how long a writer waits for a dead local writer's session to end
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
+# BM25's term-frequency part at a typical chunk length: the order of the postings_impact index (migration 0002),
+# whose expression this must repeat exactly for PostgreSQL to use it.
+IMPACT = "((p.tf / (p.tf + 1.2 * (0.25 + 0.75 * p.length / 100.0)))::real)"
+# The question's tokens (with how often each is asked for) weighted by their idf; BM25's collection figures.
+_QUERY_TERMS = (
+    "WITH q AS (SELECT token, count(*) AS times FROM unnest(%s::text[]) token GROUP BY token), "
+    "totals AS (SELECT greatest(chunks, 1)::float8 AS n, greatest(tokens, 1)::float8 / greatest(chunks, 1) AS avgdl "
+    "FROM keyword_totals), "
+    "weights AS (SELECT q.token, q.times * greatest(ln((t.n - coalesce(d.df, 0) + 0.5) / (coalesce(d.df, 0) + 0.5)), "
+    "1e-6) AS weight FROM q CROSS JOIN totals t LEFT JOIN terms d ON d.term = q.token)"
+)
+# BM25 of the chunks ``p`` joined to the question's weighted terms.
+_BM25 = f"sum(w.weight * p.tf * {K1 + 1} / (p.tf + {K1} * ({1 - B} + {B} * p.length / t.avgdl))) AS score"
+# Chunk scores: of every match, or of the chunks scoring best on the top postings of each term (parameters: the
+# depth read per term, then how many chunks are scored in full). There a candidate's postings are looked up one
+# (chunk, term) at a time; the LIMIT 1 keeps PostgreSQL from turning that into a join with every posting.
+EVERY_MATCH = (
+    f"scored AS (SELECT p.chunk, {_BM25} FROM weights w JOIN postings p ON p.term = w.token CROSS JOIN totals t "
+    "GROUP BY p.chunk)"
+)
+TOP_OF_EACH_TERM = (
+    f"matches AS (SELECT p.chunk FROM weights w CROSS JOIN LATERAL (SELECT p.chunk, {IMPACT} AS impact "
+    f"FROM postings p WHERE p.term = w.token ORDER BY {IMPACT} DESC LIMIT %s) p "
+    "GROUP BY p.chunk ORDER BY sum(w.weight * p.impact) DESC, p.chunk LIMIT %s), "
+    f"scored AS (SELECT m.chunk, {_BM25} FROM matches m CROSS JOIN weights w CROSS JOIN totals t "
+    "CROSS JOIN LATERAL (SELECT p.tf, p.length FROM postings p WHERE p.chunk = m.chunk AND p.term = w.token LIMIT 1) p "
+    "GROUP BY m.chunk)"
+)
 
 
 class PostgresRegistry:
     """One connection, shared by the threads of a process under a lock. ``writer``: register as a writer."""
+
+    keyword_depth = 2000  # postings read per question term on a large store, best first (see keyword_search)
+    keyword_pool = 500  # chunks scored in full there
 
     def __init__(self, dsn: str, *, writer: bool = False) -> None:
         parts = conninfo_to_dict(dsn)
@@ -231,44 +265,43 @@ class PostgresRegistry:
 
     def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the chunks best matching any word of ``query``, best first: FTS5's bm25()
-        over the same tokens (a term asked for twice, as a form of two words, counts twice there too)."""
+        over the same tokens (a term asked for twice, as a form of two words, counts twice there too).
+
+        Scoring every posting of a question's terms grows with the store (about a second at a million chunks),
+        so when the terms hold more postings than ``keyword_pool``, only the best ``keyword_depth`` postings of
+        each term are read; the ``keyword_pool`` chunks scoring best on those are scored in full, and the best
+        that pass the filters are returned. A chunk whose every term sits below its term's top cannot score
+        among the best of a large store; when fewer than ``limit`` pass the filters, every match is scored."""
         terms = keyword_terms(query)
         tokens = [token for term in terms for token in _query_tokens(term)]
         if not tokens:
             return []
         conditions, params = filter_sql(filters or Filters(), "%s")
-        scored = (
-            "WITH q AS (SELECT token, count(*) AS times FROM unnest(%s::text[]) token GROUP BY token), "
-            "totals AS (SELECT greatest(chunks, 1)::float8 AS n, "
-            "greatest(tokens, 1)::float8 / greatest(chunks, 1) AS avgdl "
-            "FROM keyword_totals), "
-            "hits AS (SELECT p.chunk, p.tf, p.length, q.times, count(*) OVER (PARTITION BY p.term) AS df "
-            "FROM postings p JOIN q ON q.token = p.term), "
-            "scored AS (SELECT h.chunk, sum(h.times * greatest(ln((t.n - h.df + 0.5) / (h.df + 0.5)), 1e-6) "
-            f"* h.tf * {K1 + 1} / (h.tf + {K1} * ({1 - B} + {B} * h.length / t.avgdl))) AS score "
-            "FROM hits h CROSS JOIN totals t GROUP BY h.chunk) "
-        )
-        if conditions:
-            sql = (
-                f"{scored} SELECT c.id, s.score FROM scored s JOIN chunks c ON c.rowid = s.chunk "
-                f"JOIN articles a ON a.id = c.article_id WHERE TRUE {conditions} "
-                "ORDER BY s.score DESC, s.chunk LIMIT %s"
-            )
-        else:
-            sql = (
-                f"{scored}, top AS (SELECT chunk, score FROM scored ORDER BY score DESC, chunk LIMIT %s) "
-                "SELECT c.id, top.score FROM top JOIN chunks c ON c.rowid = top.chunk "
-                "ORDER BY top.score DESC, top.chunk"
-            )
-            params = []
-        return [(cid, float(score)) for cid, score in self._rows(sql, (tokens, *params, limit))]
+        found: list[tuple[str, float]] = []
+        postings = self._one("SELECT coalesce(sum(df), 0)::bigint FROM terms WHERE term = ANY(%s)", (tokens,))
+        if postings > self.keyword_pool:
+            depth = (tokens, self.keyword_depth, self.keyword_pool)
+            found = self._scored(TOP_OF_EACH_TERM, conditions, depth, params, limit)
+        if len(found) < limit:
+            found = self._scored(EVERY_MATCH, conditions, (tokens,), params, limit)
+        return found
+
+    def _scored(
+        self, scored: str, conditions: str, args: Sequence[Any], params: Sequence[Any], limit: int
+    ) -> list[tuple[str, float]]:
+        rows = self._rows(keyword_sql(scored, conditions), (*args, *params, limit))
+        return [(cid, float(score)) for cid, score in rows]
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25-style inverse document frequency of each term (with its irregular forms) over the chunks."""
         total = self._one("SELECT chunks FROM keyword_totals")
         weights = {}
         for term in terms:
-            df = self._one("SELECT count(DISTINCT chunk) FROM postings WHERE term = ANY(%s)", (_query_tokens(term),))
+            tokens = _query_tokens(term)
+            if len(tokens) == 1:
+                df = self._one("SELECT coalesce(max(df), 0) FROM terms WHERE term = %s", (tokens[0],))
+            else:  # a chunk holding two forms counts once
+                df = self._one("SELECT count(DISTINCT chunk) FROM postings WHERE term = ANY(%s)", (tokens,))
             weights[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
         return weights
 
@@ -294,6 +327,8 @@ class PostgresRegistry:
             'WHERE c.start < 0 OR c."end" > length(a.text) OR c.start >= c."end"',
             "keyword totals out of step": "SELECT count(*) FROM keyword_totals t, (SELECT count(*) AS chunks, "
             "coalesce(sum(length), 0) AS tokens FROM chunks) c WHERE t.chunks <> c.chunks OR t.tokens <> c.tokens",
+            "keyword terms out of step": "SELECT count(*) FROM terms d FULL JOIN (SELECT term, count(*) AS df "
+            "FROM postings GROUP BY term) p USING (term) WHERE d.df IS DISTINCT FROM p.df",
             "unfinished journal entries": "SELECT count(*) FROM pending",
         }
         found = [(name, self._one(sql)) for name, sql in checks.items()]
@@ -318,7 +353,7 @@ class PostgresRegistry:
         lengths = [sum(found.values()) for found in counts]
         now = _now()
         with self._transaction() as db:
-            dropped = self._drop_chunks(db, [article.id for article, _ in batch])
+            dropped, held = self._drop_chunks(db, [article.id for article, _ in batch])
             with db.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO articles (id, key, title, source, published, url, dateline, origin, text, text_hash, "
@@ -363,6 +398,11 @@ class PostgresRegistry:
                 for chunk, found, length in zip(chunks, counts, lengths, strict=True):
                     for term, tf in found.items():
                         copy.write_row((term, rowids[chunk.id], tf, length))
+            change: Counter[str] = Counter()
+            for found in counts:
+                change.update(found.keys())
+            change.subtract(held)
+            self._count_terms(db, change)
             new_ids = set(rowids)
             replaced = [cid for cid in dropped if cid not in new_ids]
             self._journal_deletes(db, writer, replaced)
@@ -385,7 +425,8 @@ class PostgresRegistry:
     def delete_articles(self, article_ids: Sequence[str]) -> list[str]:
         writer = self._require_writer()
         with self._transaction() as db:
-            removed = self._drop_chunks(db, article_ids)
+            removed, held = self._drop_chunks(db, article_ids)
+            self._count_terms(db, Counter({term: -n for term, n in held.items()}))
             db.execute("DELETE FROM articles WHERE id = ANY(%s)", (list(article_ids),))
             self._journal_deletes(db, writer, removed)
         return removed
@@ -397,8 +438,17 @@ class PostgresRegistry:
             db.execute("DELETE FROM pending WHERE writer = %s AND chunk_id = ANY(%s)", (writer, list(chunk_ids)))
 
     @staticmethod
-    def _drop_chunks(db: psycopg.Connection, article_ids: Sequence[str]) -> list[str]:
-        """Remove the chunks (and postings) of these articles; returns their ids."""
+    def _drop_chunks(db: psycopg.Connection, article_ids: Sequence[str]) -> tuple[list[str], Counter[str]]:
+        """Remove the chunks (and postings) of these articles; returns their ids and how many of them held each
+        term (to take off the terms' document frequencies)."""
+        held = Counter(
+            term
+            for (term,) in db.execute(
+                "DELETE FROM postings WHERE chunk IN (SELECT rowid FROM chunks WHERE article_id = ANY(%s)) "
+                "RETURNING term",
+                (list(article_ids),),
+            )
+        )
         rows = db.execute(
             "DELETE FROM chunks WHERE article_id = ANY(%s) RETURNING id, length", (list(article_ids),)
         ).fetchall()
@@ -407,7 +457,22 @@ class PostgresRegistry:
                 "UPDATE keyword_totals SET chunks = chunks - %s, tokens = tokens - %s",
                 (len(rows), sum(length for _, length in rows)),
             )
-        return [cid for cid, _ in rows]
+        return [cid for cid, _ in rows], held
+
+    @staticmethod
+    def _count_terms(db: psycopg.Connection, change: Counter[str]) -> None:
+        """Add ``change`` to the terms' document frequencies. The rows are locked in term order, so two writers
+        updating overlapping terms wait for each other instead of deadlocking; hence one call per transaction."""
+        changed = sorted((term, n) for term, n in change.items() if n)
+        if not changed:
+            return
+        terms, counts = [term for term, _ in changed], [n for _, n in changed]
+        db.execute(
+            "INSERT INTO terms (term, df) SELECT * FROM unnest(%s::text[], %s::bigint[]) ORDER BY 1 "
+            "ON CONFLICT (term) DO UPDATE SET df = terms.df + excluded.df",
+            (terms, counts),
+        )
+        db.execute("DELETE FROM terms WHERE term = ANY(%s) AND df <= 0", (terms,))
 
     @staticmethod
     def _journal_deletes(db: psycopg.Connection, writer: int, chunk_ids: Sequence[str]) -> None:
@@ -482,6 +547,15 @@ class PostgresRegistry:
     def articles_marker(self) -> tuple[int, str | None]:
         count, latest = self._rows("SELECT count(*), max(ingested_at) FROM articles")[0]
         return count, latest
+
+
+def keyword_sql(scored: str, conditions: str) -> str:
+    """The keyword query: the best chunks of ``scored`` (``EVERY_MATCH``, ``TOP_OF_EACH_TERM``) that pass the
+    filter ``conditions``; its parameters: the tokens, ``scored``'s own, the conditions', the limit."""
+    return (
+        f"{_QUERY_TERMS}, {scored} SELECT c.id, s.score FROM scored s JOIN chunks c ON c.rowid = s.chunk "
+        f"JOIN articles a ON a.id = c.article_id WHERE TRUE {conditions} ORDER BY s.score DESC, s.chunk LIMIT %s"
+    )
 
 
 def _query_tokens(term: str) -> list[str]:

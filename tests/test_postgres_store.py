@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from newsbot.corpus.postgres_registry import IMPACT, TOP_OF_EACH_TERM, keyword_sql
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from newsbot.records import Filters
@@ -108,3 +109,57 @@ def test_migrations_run_once_and_are_recorded(server_store: Store, postgres_dsn:
     with psycopg.connect(postgres_dsn) as db:
         versions = db.execute("SELECT version, name FROM schema_version ORDER BY version").fetchall()
     assert versions[0] == (1, "0001_initial")
+
+
+def test_a_large_stores_keyword_search_reads_the_top_of_each_terms_postings(server_store: Store, tmp_path: Path):
+    """When a question's terms hold more postings than ``keyword_pool``, only the best ``keyword_depth`` of each
+    term are read: the chunks found are still scored exactly, read deep enough they are FTS5's, and when too few
+    pass a filter every match is ranked."""
+    fts5 = make_config(tmp_path / "sqlite", store={"keyword_engine": "registry"})
+    registry = server_store._registry
+    with open_store(fts5, write=True) as embedded:
+        ingest([str(SAMPLES)], embedded)
+        ingest([str(SAMPLES)], server_store)
+        registry.keyword_pool = 8  # the samples' question terms hold 10-40 postings
+        for query in QUERIES:
+            assert_same_ranking(server_store.keyword_search(query, 3), embedded.keyword_search(query, 3))
+
+        registry.keyword_depth = 1  # each term's best posting alone (one of the best, when tied): the candidates
+        query = "Who fought for Derna and who said so?"
+        tops = {
+            cid
+            for (cid,) in registry._rows(
+                f"SELECT c.id FROM postings p JOIN chunks c ON c.rowid = p.chunk WHERE (p.term, {IMPACT}) IN "
+                f"(SELECT p.term, max({IMPACT}) FROM postings p WHERE p.term = ANY(%s) GROUP BY p.term)",
+                (["fought", "fight", "derna", "said", "sai"],),  # the query's tokens (forms of its key terms)
+            )
+        }
+        exact = dict(embedded.keyword_search(query, 1000))
+        assert not set(list(exact)[:3]) <= tops  # reading every posting finds others
+        found = server_store.keyword_search(query, 3)
+        assert len(found) == 3 and {cid for cid, _ in found} <= tops
+        assert dict(found) == pytest.approx({cid: exact[cid] for cid, _ in found}, rel=1e-9)  # exact scores
+
+        libya = Filters(source="libya", until="2024-12-31")  # the top postings are mostly not Libya's
+        assert_same_ranking(server_store.keyword_search(query, 10, libya), embedded.keyword_search(query, 10, libya))
+
+
+def test_the_top_of_a_terms_postings_is_read_from_its_index(server_store: Store):
+    """The impact order is an index (migration 0002 and postgres_registry.IMPACT spell one expression): a term's
+    best postings are the first entries of an index scan, not a sort of all of them."""
+    ingest([str(SAMPLES)], server_store)
+    db = server_store._registry._db
+    with db.transaction():
+        for plan_kind in ("seqscan", "bitmapscan", "sort"):  # the samples are small enough to scan and sort
+            db.execute(f"SET LOCAL enable_{plan_kind} = off")
+        sql = keyword_sql(TOP_OF_EACH_TERM, "")
+        (plan,) = db.execute(f"EXPLAIN (FORMAT JSON) {sql}", (["derna", "who"], 5, 20, 10)).fetchone()[0]
+
+    def limited_scans(node: dict) -> Iterator[str]:
+        children = node.get("Plans", [])
+        if node["Node Type"] == "Limit" and children and "Index" in children[0]["Node Type"]:
+            yield children[0]["Index Name"]
+        for child in children:
+            yield from limited_scans(child)
+
+    assert "postings_impact" in set(limited_scans(plan["Plan"]))
