@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,7 +49,11 @@ def main() -> None:
     weeks = sorted(DATA.glob("*_qa.jsonl"))[: args.weeks or None]
     http = {"mode": "http", "host": args.chroma_host, "port": args.chroma_port, "collection": "keyword-bench"}
     profiles = {
-        "sqlite": {"path": str(args.work_dir / "sqlite"), "chroma": {"collection": "keyword-bench"}},
+        "sqlite": {
+            "path": str(args.work_dir / "sqlite"),
+            "keyword_engine": "registry",
+            "chroma": {"collection": "keyword-bench"},
+        },
         "postgres": {"backend": "postgres", "path": str(args.work_dir / "unused"), "chroma": http},
     }
     if args.one_store:
@@ -106,31 +111,64 @@ def main() -> None:
     print(json.dumps(report, indent=2))
 
 
-def one_store(profiles: dict[str, dict], weeks: list[Path]) -> dict:
+def one_store(profiles: dict[str, dict], weeks: list[Path]) -> dict[str, Any]:
     """Every week's articles in one store per backend; each question asked unscoped for ``retrieval.keyword_k``
-    (50) chunks, as retrieval does: the latency a large store gives, and how many top 50s differ."""
+    (50) chunks, as retrieval does: the latency a large store gives, hit@k on the questions whose gold text is in
+    their own articles, and how the top 50s differ: between the backends, and between PostgreSQL's query (the
+    top of each term's postings) and every match scored there."""
+    from newsbot.corpus.postgres_registry import PostgresRegistry
     from newsbot.corpus.store import Store
+    from newsbot.evaluation import contains_normalized, load_realtimeqa, normalize, scope_filter
     from newsbot.ingest.pipeline import ingest
-    from newsbot.settings import Settings
+    from newsbot.records import Filters
+    from newsbot.settings import Settings, postgres_dsn
     from tests.fake_encoder import HashingEncoder
 
-    questions = [json.loads(line)["question_sentence"] for path in weeks for line in path.read_text().splitlines()]
-    corpora = [str(path.with_name(path.name.removesuffix("_qa.jsonl") + "_gcs.jsonl")) for path in weeks]
-    ranked, latency, chunks = {}, {}, {}
+    corpora = {path: path.with_name(path.name.removesuffix("_qa.jsonl") + "_gcs.jsonl") for path in weeks}
+    questions = [question for path in weeks for question in load_realtimeqa(path, corpora[path])]
+    exact = PostgresRegistry(postgres_dsn())
+    exact.keyword_pool = 2**62  # never fewer postings than that: every match is scored
+    ranked: dict[str, list[list[str]]] = {}
+    latency: dict[str, list[float]] = {}
+    hits: dict[str, dict[int, int]] = {}
+    chunks, answerable = {}, 0
     for name, store_section in profiles.items():
         with Store(Settings.model_validate({"store": store_section}), write=True, encoder=HashingEncoder()) as store:
             store.delete(store.article_ids())
-            ingest(corpora, store)
+            ingest([str(path) for path in corpora.values()], store)
             chunks[name] = store.summary()["chunks"]
-            ranked[name], latency[name] = [], []
-            for question in questions:
-                started = time.perf_counter()
-                ranked[name].append([cid for cid, _ in store.keyword_search(question, 50)])
-                latency[name].append((time.perf_counter() - started) * 1000)
+            texts = {a: normalize(store.article(a).text) for a in store.article_ids()}
+            legs = {name: store.keyword_search}
+            if name == "postgres":
+                legs["postgres, every match scored"] = exact.keyword_search
+            for leg, search in legs.items():
+                ranked[leg], latency[leg], hits[leg] = [], [], dict.fromkeys((*HIT_AT, 50), 0)
+                answerable = 0
+                for question in questions:
+                    started = time.perf_counter()
+                    found = search(question.question, 50)
+                    latency[leg].append((time.perf_counter() - started) * 1000)
+                    ranked[leg].append([cid for cid, _ in found])
+                    golds = [normalize(g) for g in question.gold if normalize(g)]
+                    scope = (scope_filter(store, question.keys) or Filters()).article_ids or ()
+                    if not any(contains_normalized(texts[a], golds) for a in scope):
+                        continue
+                    answerable += 1
+                    passages = store.passages(found)
+                    ranks = [i for i, p in enumerate(passages) if contains_normalized(normalize(p.text), golds)]
+                    for k in hits[leg]:
+                        hits[leg][k] += bool(ranks) and ranks[0] < k
+    exact.close()
+    pruned, every = ranked["postgres"], ranked["postgres, every match scored"]
     return {
         "questions": len(questions),
+        "answerable": answerable,
         "chunks": chunks,
-        "top50_differing": sum(a != b for a, b in zip(ranked["sqlite"], ranked["postgres"], strict=True)),
+        "top50_differing": sum(a != b for a, b in zip(ranked["sqlite"], pruned, strict=True)),
+        "top50_overlap_postgres_with_every_match": round(
+            statistics.mean(len(set(a) & set(b)) / len(b) for a, b in zip(pruned, every, strict=True) if b), 3
+        ),
+        "hit_at": {leg: {k: round(100 * v / max(answerable, 1), 1) for k, v in h.items()} for leg, h in hits.items()},
         "keyword_ms": {name: _spread(values) for name, values in latency.items()},
     }
 

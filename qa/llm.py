@@ -48,6 +48,7 @@ from newsbot.text import stemmed_terms, stemmed_words
 
 OPENAI_HOST = "api.openai.com"
 LEXICAL_SUPPORT = 0.5  # share of a claim's key terms, and of those it adds to the question, its sentences hold
+SHORT_CLAIM = 3  # key terms added to the question up to which its sentences must hold every one
 EMBEDDING_SUPPORT = 0.7  # or its cosine similarity to one of them (a paraphrase)
 FORMATS = ("json_schema", "json_object", "text")
 REFUSED = (400, 422)  # how servers refuse a request field they do not take
@@ -321,14 +322,17 @@ class LlmAnswerer:
         return None
 
     def _supports(self, question: str, claim: str, terms: set[str], sentences: Sequence[Numbered]) -> bool:
-        """Whether ``sentences`` state ``claim``: every number of it is theirs, and most of its key terms and of
-        the terms it adds to the question are theirs, or it paraphrases one of them closely."""
+        """Whether ``sentences`` state ``claim``: every number of it is theirs, and the terms it adds to the
+        question are theirs (all of them for a short answer, a name like "New York" that "New Jersey" does not
+        state; most of them for a longer claim), and so are most of its key terms, or it paraphrases one of
+        them closely."""
         text = " ".join(s.text for s in sentences)
         if not {_digits(n) for n in _NUMBER.findall(claim)} <= _numbers(text):
             return False
         (held,) = _words([text])
-        added = terms - _key_terms(question)
-        if added and len(added & held) / len(added) < LEXICAL_SUPPORT:
+        added = {t for t in terms - _key_terms(question) if not t[0].isdigit()}  # numbers: checked above
+        needed = len(added) if len(added) <= SHORT_CLAIM else LEXICAL_SUPPORT * len(added)
+        if len(added & held) < needed:
             return False
         if len(terms & held) / len(terms) >= LEXICAL_SUPPORT:
             return True

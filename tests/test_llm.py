@@ -166,6 +166,7 @@ def test_a_question_about_the_present_is_not_answered_from_an_old_report_when_a_
         cited("Tripoli is governed by Khalifa Haftar", "self-declared"),  # a name its sentence does not hold
         cited("Libya Dawn seized the capital in 2015", "Libya Dawn"),  # the sentence says 2014
         cited("a government in exile", "army officers"),  # a real sentence about something else
+        cited("Libya Shield", "Libya Dawn"),  # half of a name (a 1.5B model answered "New York" from "New Jersey")
     ],
 )
 def test_an_answer_its_cited_sentences_do_not_support_falls_back(qa: QA, llm: FakeOpenAI, reply):
