@@ -40,7 +40,7 @@ from newsbot.qa.prompts import (
     naive_user_message,
     rewrite_user_message,
 )
-from newsbot.qa.recency import age_days, asks_about_present, named_period
+from newsbot.qa.recency import age_days, time_focus
 from newsbot.qa.reply import MARKER, Claim, answer_so_far, claims
 from newsbot.records import Answer, Citation, Passage, citation_for
 from newsbot.settings import LlmSettings, SettingsError
@@ -273,7 +273,8 @@ class LlmAnswerer:
         older than ``answer.stale_after`` days although a newer report was given. A small model often takes an
         old story's answer to a similar question over this week's (a 2016 BMW announcement for "which automaker
         faces a new investigation?", beside a 2025 report of a Tesla probe); the offline ranking weighs age."""
-        if not as_of or named_period(question) or not asks_about_present(question):
+        focus = time_focus(question, as_of, self.fallback.config.recency_half_life)
+        if not as_of or focus is None or not focus.present:
             return None
         stale = self.fallback.config.stale_after
         ages = [age_days(c.published, as_of) for c in citations]

@@ -41,6 +41,7 @@ class TimeFocus:
     end: date
     half_life: float
     past: bool = False  # a named period over before the as-of day: later reports do not supersede its own
+    present: bool = False  # the as-of day itself: the question asks what is happening now
 
     def staleness(self, published: str | None) -> float:
         """0 for a report inside the span, rising towards 1 the further outside it lies; 0.5 undated."""
@@ -73,7 +74,7 @@ def time_focus(question: str, as_of: str | None, half_life: float) -> TimeFocus 
     if period and period[0] <= asked:
         return TimeFocus(period[0], min(period[1], asked), PERIOD_HALF_LIFE, past=period[1] < asked)
     if asks_about_present(question):
-        return TimeFocus(asked, asked, half_life)
+        return TimeFocus(asked, asked, half_life, present=True)
     return None
 
 
