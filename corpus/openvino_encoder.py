@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ class OpenVinoEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised vectors; texts are encoded longest first so that batches pad little."""
         vectors: np.ndarray | None = None
-        for index in self._batches(texts):
+        for index in length_batches([len(t) for t in texts], self.batch_size):
             batch = self.tokenizer(
                 [texts[i] for i in index],
                 padding=True,
@@ -69,22 +69,6 @@ class OpenVinoEncoder:
         assert vectors is not None
         return vectors
 
-    def _batches(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Indices of ``texts``, longest first, cut into batches of at most ``batch_size`` that also end where
-        texts get much shorter than the batch's first: a question's sentences range from 5 to 80 words, and
-        padding them all to the longest cost a third of the answer time."""
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        batches: list[list[int]] = []
-        for i in order:
-            if (
-                not batches
-                or len(batches[-1]) == self.batch_size
-                or len(texts[i]) < SHORTER * len(texts[batches[-1][0]])
-            ):
-                batches.append([])
-            batches[-1].append(int(i))
-        return [np.array(b) for b in batches]
-
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self.pooling == "cls":
             return hidden[:, 0]
@@ -92,22 +76,45 @@ class OpenVinoEncoder:
         return (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
 
 
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices, longest first, cut into batches of at most ``batch_size`` that also end where lengths fall below
+    ``SHORTER`` of the batch's first: a question's sentences range from 5 to 80 words, and padding them all to
+    the longest cost a third of the answer time."""
+    order = np.argsort([-n for n in lengths], kind="stable")
+    batches: list[list[int]] = []
+    for i in order:
+        if not batches or len(batches[-1]) == batch_size or lengths[i] < SHORTER * lengths[batches[-1][0]]:
+            batches.append([])
+        batches[-1].append(int(i))
+    return [np.array(b) for b in batches]
+
+
 def _converted(model: Any, location: str, cache_dir: Path) -> Path:
-    """The model's transformer as OpenVINO IR, converted once and cached (written atomically)."""
+    """The model's transformer as OpenVINO IR, converted once and cached."""
     import openvino as ov
 
-    folder = cache_dir / _cache_key(location)
+    def convert() -> Any:
+        example = model.tokenizer(["an example sentence", "another"], padding=True, return_tensors="pt")
+        with warnings.catch_warnings():  # torch's tracer warns about data-dependent branches it records as traced
+            warnings.simplefilter("ignore")
+            return ov.convert_model(model[0].auto_model, example_input=dict(example))
+
+    return cached_model(cache_dir / _cache_key(location), convert)
+
+
+def cached_model(folder: Path, build: Callable[[], Any]) -> Path:
+    """``folder``/model.xml, the OpenVINO model ``build`` makes, built once and written atomically: processes
+    that build it at the same time each write their own staging folder and one of them wins the rename."""
+    import openvino as ov
+
     xml = folder / "model.xml"
     if xml.exists():
         return xml
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    example = model.tokenizer(["an example sentence", "another"], padding=True, return_tensors="pt")
-    with warnings.catch_warnings():  # torch's tracer warns about data-dependent branches it records as traced
-        warnings.simplefilter("ignore")
-        converted = ov.convert_model(model[0].auto_model, example_input=dict(example))
-    staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".converting-"))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    built = build()
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".converting-"))
     try:
-        ov.save_model(converted, str(staging / "model.xml"))
+        ov.save_model(built, str(staging / "model.xml"))
         os.replace(staging, folder)
     except OSError:
         if not xml.exists():  # another process did not win the race either

@@ -208,13 +208,18 @@ class AnswerSettings(_Section):
         "trained weights in qa/weights (reader-v1), which rerank the heuristic's best candidates",
     )
     reader_candidates: int = Field(16, ge=1, le=200, description="sentences the trained reader rescores")
+    reader_runtime: Literal["openvino", "torch"] = Field(
+        "torch",
+        description="what runs the trained reader: openvino (static int8, a question's sentences scored in one "
+        "call; quantised once at first load, then cached) | torch (dynamic int8, one sentence at a time)",
+    )
     reader_threads: int = Field(
         1,
         ge=0,
         le=256,
-        description="torch threads (process-wide) the trained reader runs on (0: torch's default, every core). Its 16 "
-        "small forward passes each wait for all their threads: on cores shared with other work one thread cut "
-        "the answer's worst times several-fold",
+        description="threads the trained reader runs on (0: the runtime's default, every core; with torch the "
+        "setting is process-wide). On cores shared with other work, passes that wait for every thread made "
+        "the answer's worst times several-fold slower",
     )
     reader_margin: float = Field(
         3.0, ge=0, description="trained reader: another quote joins when it scores within this of the best (logits)"

@@ -50,7 +50,9 @@ class ExtractiveAnswerer:
         self.config = config
         self.version = reader_version(config.reader)
         self.reader: TrainedReader | None = (
-            load_reader(config.reader, config.reader_threads) if config.reader != HEURISTIC else None
+            load_reader(config.reader, config.reader_threads, config.reader_runtime)
+            if config.reader != HEURISTIC
+            else None
         )
 
     def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:

@@ -21,6 +21,8 @@ FROZEN = ("bert.embeddings.word_embeddings.weight",)  # taken from the packaged 
 MAX_TOKENS = 96
 TITLE_WORDS = 16
 HEURISTIC = "heuristic"
+RUNTIMES = ("openvino", "torch")
+CALIBRATION = WEIGHTS / "reader-calibration.json"  # training/reader_calibration.py writes it
 
 
 class ReaderError(ValueError):
@@ -34,7 +36,9 @@ def reader_input(question: str, title: str, sentence: str) -> tuple[str, str]:
     return question, f"{short_title} | {' '.join(sentence.split())}" if short_title else " ".join(sentence.split())
 
 
-def tokenize(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_tokens: int = MAX_TOKENS) -> Any:
+def tokenize(
+    tokenizer: Any, pairs: Sequence[tuple[str, str]], max_tokens: int = MAX_TOKENS, tensors: str = "pt"
+) -> Any:
     """The model's input for pairs from ``reader_input``: the sentence side is cut when too long."""
     return tokenizer(
         [a for a, _ in pairs],
@@ -42,20 +46,26 @@ def tokenize(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_tokens: int =
         truncation="only_second",
         max_length=max_tokens,
         padding=True,
-        return_tensors="pt",
+        return_tensors=tensors,
     )
 
 
 class TrainedReader:
-    """Scores (question, title, sentence) triples; a higher score is a likelier answer sentence."""
+    """Scores (question, title, sentence) triples; a higher score is a likelier answer sentence.
 
-    def __init__(self, name: str, threads: int | None = None) -> None:
+    ``runtime``: ``openvino`` (static int8, a question's sentences in one call; qa/reader_openvino.py) or
+    ``torch`` (dynamic int8, one sentence at a time)."""
+
+    def __init__(self, name: str, threads: int | None = None, runtime: str = "openvino") -> None:
         import torch
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
+        if runtime not in RUNTIMES:
+            raise ReaderError(f"answer.reader_runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
         card = json.loads((WEIGHTS / f"{name}.json").read_text())
         self.version: str = card["version"]
+        self.runtime = runtime
         self.max_tokens: int = card.get("max_tokens", MAX_TOKENS)
         base = base_model_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
@@ -64,22 +74,35 @@ class TrainedReader:
         missing, unexpected = model.load_state_dict({k: v.float() for k, v in trained.items()}, strict=False)
         if unexpected or set(missing) - set(FROZEN):
             raise ReaderError(f"reader weights {name}: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+        self._torch = torch
+        self._lock = threading.Lock()
+        if runtime == "openvino":
+            from newsbot.qa.reader_openvino import OpenVinoReader, calibration_pairs, quantized_model
+
+            pairs = [reader_input(*triple) for triple in calibration_pairs(CALIBRATION)]
+            sources = (WEIGHTS / f"{name}.safetensors", CALIBRATION)
+            xml = quantized_model(model.eval(), self._encode, pairs, sources, name)
+            self._openvino: OpenVinoReader | None = OpenVinoReader(xml, threads)
+            return
+        self._openvino = None
         self.model = _int8(model.eval())
         if threads:
             torch.set_num_threads(threads)
-        self._torch = torch
-        self._lock = threading.Lock()
 
     def score(self, question: str, items: Sequence[tuple[str, str]]) -> list[float]:
-        """One logit per (title, sentence), each computed alone: int8 scales activations per batch, so in a
-        batch a sentence's score would shift with its neighbours (by up to 1.1 logits, enough to change an
-        answer). It costs time: `newsbot ask` median 382 ms against 345 ms with one padded batch of 16."""
-        scores = []
+        """One logit per (title, sentence). With torch each is computed alone: int8 scales activations per batch,
+        so in a batch a sentence's score would shift with its neighbours (by up to 1.1 logits, enough to change
+        an answer)."""
+        pairs = [reader_input(question, title, sentence) for title, sentence in items]
+        if not pairs:
+            return []
+        if self._openvino is not None:
+            return self._openvino.score(self._encode(pairs))
         with self._lock, self._torch.inference_mode():
-            for title, sentence in items:
-                encoded = tokenize(self.tokenizer, [reader_input(question, title, sentence)], self.max_tokens)
-                scores.append(float(self.model(**encoded).logits[0, 0]))
-        return scores
+            return [float(self.model(**self._encode([pair], "pt")).logits[0, 0]) for pair in pairs]
+
+    def _encode(self, pairs: Sequence[tuple[str, str]], tensors: str = "np") -> Any:
+        return tokenize(self.tokenizer, pairs, self.max_tokens, tensors)
 
 
 def _int8(model: Any) -> Any:
@@ -107,10 +130,11 @@ def reader_version(name: str) -> str:
 
 
 @cache
-def load_reader(name: str, threads: int | None = None) -> TrainedReader:
-    """The reader ``name``; ``threads``: torch's intra-op threads for the whole process (None or 0: unchanged)."""
+def load_reader(name: str, threads: int | None = None, runtime: str = "openvino") -> TrainedReader:
+    """The reader ``name``; ``threads``: OpenVINO's threads for it, or with ``runtime`` torch, torch's intra-op
+    threads for the whole process (None or 0: the runtime's default)."""
     reader_version(name)
-    return TrainedReader(name, threads)
+    return TrainedReader(name, threads, runtime)
 
 
 def base_model_path() -> str:

@@ -109,18 +109,14 @@ def order_by_reader(examples: list[dict], name: str) -> list[dict]:
     become those the reader mistakes for answers (mined negatives) rather than those sharing key terms."""
     from tqdm import tqdm
 
-    from newsbot.qa.reader import load_reader, reader_input, tokenize
+    from newsbot.qa.reader import load_reader
 
     reader = load_reader(name)
-    with reader._torch.inference_mode():
-        for example in tqdm(examples, desc=f"scoring negatives with {name}", unit="question"):
-            negatives = example["hard"] + example["rest"]
-            pairs = [reader_input(example["question"], title, sentence) for title, sentence in negatives]
-            scores: list[float] = []
-            for i in range(0, len(pairs), 64):
-                scores.extend(reader.model(**tokenize(reader.tokenizer, pairs[i : i + 64])).logits[:, 0].tolist())
-            ordered = [negatives[i] for i in sorted(range(len(negatives)), key=lambda i: -scores[i])]
-            example["hard"], example["rest"] = ordered[:HARD_POOL], ordered[HARD_POOL:]
+    for example in tqdm(examples, desc=f"scoring negatives with {name}", unit="question"):
+        negatives = example["hard"] + example["rest"]
+        scores = reader.score(example["question"], [(title, sentence) for title, sentence in negatives])
+        ordered = [negatives[i] for i in sorted(range(len(negatives)), key=lambda i: -scores[i])]
+        example["hard"], example["rest"] = ordered[:HARD_POOL], ordered[HARD_POOL:]
     return examples
 
 
