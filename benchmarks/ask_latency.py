@@ -5,6 +5,8 @@ one run, the median and 90th percentile of
   newsbot ask        rewrite + hybrid retrieval (Chroma + BM25, fused, duplicates collapsed) + offline answer
                      with the configured reader (answer.reader)
   heuristic reader   the same, answered by the heuristic reader on the same passages (when another is set)
+  other runtime      the same, the trained reader run by the other runtime (answer.reader_runtime: openvino
+                     static int8 in one call per question, or torch dynamic int8 one sentence at a time)
   dense top-4        the retrieval step of a naive pipeline: one Chroma query for the 4 nearest chunks
 Ingest the corpus first, e.g. ``newsbot ingest ../shared/data/realtimeqa-2025q1/*_gcs.jsonl``.
 
@@ -44,8 +46,10 @@ def main() -> None:
     with Store(config) as store:
         qa = QA(store, config)  # loads the model
         heuristic = ExtractiveAnswerer(store, config.answer.model_copy(update={"reader": "heuristic"}))
+        other_runtime = "torch" if config.answer.reader_runtime == "openvino" else "openvino"
+        other = ExtractiveAnswerer(store, config.answer.model_copy(update={"reader_runtime": other_runtime}))
         stats = store.stats()
-        ours, theirs, dense = [], [], []
+        ours, theirs, others, dense = [], [], [], []
         for question in questions:
             started = time.perf_counter()
             answer, passages = qa.ask(question)
@@ -54,14 +58,22 @@ def main() -> None:
             heuristic.answer(question, passages, answer.as_of)
             theirs.append(answer.timings["retrieve_ms"] + (time.perf_counter() - started) * 1000)
             started = time.perf_counter()
+            other.answer(question, passages, answer.as_of)
+            others.append(answer.timings["retrieve_ms"] + (time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
             store.dense_search(question, 4)
             dense.append((time.perf_counter() - started) * 1000)
     print(
         f"store: {stats['articles']} articles, {stats['chunks']} chunks; {len(questions)} questions; "
-        f"backend {store.model_runtime}; reader {config.answer.reader}"
+        f"backend {store.model_runtime}; reader {config.answer.reader} ({config.answer.reader_runtime})"
     )
-    rows = [(f"newsbot ask ({config.answer.reader})", ours), ("heuristic reader", theirs), ("dense top-4", dense)]
-    for name, times in rows if config.answer.reader != "heuristic" else [rows[0], rows[2]]:
+    rows = [
+        (f"newsbot ask ({config.answer.reader}, {config.answer.reader_runtime})", ours),
+        ("heuristic reader", theirs),
+        (f"{config.answer.reader}, {other_runtime}", others),
+        ("dense top-4", dense),
+    ]
+    for name, times in rows if config.answer.reader != "heuristic" else [rows[0], rows[3]]:
         p90 = statistics.quantiles(times, n=10)[-1]
         print(f"{name:<30} median {statistics.median(times):7.1f} ms   p90 {p90:7.1f} ms")
 

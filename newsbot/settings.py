@@ -209,7 +209,7 @@ class AnswerSettings(_Section):
     )
     reader_candidates: int = Field(16, ge=1, le=200, description="sentences the trained reader rescores")
     reader_runtime: Literal["openvino", "torch"] = Field(
-        "torch",
+        "openvino",
         description="what runs the trained reader: openvino (static int8, a question's sentences scored in one "
         "call; quantised once at first load, then cached) | torch (dynamic int8, one sentence at a time)",
     )
