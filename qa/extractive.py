@@ -31,6 +31,7 @@ from newsbot.text import WORD, content_terms, stemmed_words
 
 ABSTAIN_TEXT = "The stored articles don't answer that."
 VOTERS = 20
+TOPICAL_SHARE = 0.5  # of the best sentence's evidence, for an article to count as about the question
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,13 @@ class ExtractiveAnswerer:
         assert self.reader is not None
         top = ranked[: self.config.reader_candidates]
         logits = self.reader.score(question, [(c.passage.title, c.text) for c in top])
+        topical = _topical_articles(ranked)
 
         def score(candidate: Candidate, logit: float) -> float:
-            prior = self.config.reader_recency * focus.staleness(candidate.passage.published) if focus else 0.0
+            prior = 0.0
+            if focus:  # a report on another story is as stale as can be, however recent
+                on_topic = candidate.passage.article_id in topical
+                prior = self.config.reader_recency * (focus.staleness(candidate.passage.published) if on_topic else 1.0)
             return logit + self.config.reader_blend * candidate.score - prior
 
         rescored = [replace(c, score=score(c, logit)) for c, logit in zip(top, logits, strict=True)]
@@ -230,6 +235,19 @@ def by_evidence(passages: list[Passage], ranked: list[Candidate]) -> list[Passag
     for position, candidate in enumerate(ranked):
         first.setdefault(candidate.passage.chunk_id, position)
     return sorted(passages, key=lambda p: first.get(p.chunk_id, len(ranked)))
+
+
+def _topical_articles(ranked: list[Candidate]) -> set[str]:
+    """The articles about the question: those whose best sentence has at least ``TOPICAL_SHARE`` of the best
+    sentence's evidence. Only they earn the time prior's credit for being recent: with credit for all, a
+    two-week-old article on another story outranked the answer in a two-month-old one (the sample articles'
+    other stories reach 0.1-0.25 of the best evidence, a differently worded report on the same story 0.6)."""
+    best: dict[str, float] = {}
+    for candidate in ranked:
+        article = candidate.passage.article_id
+        best[article] = max(best.get(article, 0.0), candidate.evidence)
+    floor = TOPICAL_SHARE * max(best.values(), default=0.0)
+    return {article for article, found in best.items() if found >= floor}
 
 
 def abstain(ranked: list[Candidate]) -> Answer:

@@ -85,6 +85,16 @@ def test_a_question_about_the_present_prefers_the_recent_report(qa: QA, library:
     assert "Ruiz" in without.answerer.rank(question, passages, as_of.as_of)[0].text
 
 
+def test_a_fresh_report_on_another_story_does_not_outrank_an_older_answer(qa: QA):
+    """As of 1 July 2015 the Libya reports are two weeks old and the Nepal toll report two months: being recent
+    earns credit only for a report about the question (the trained reader alone scores a Libya sentence
+    higher here)."""
+    answer, _ = qa.ask("What is the latest death toll of the Nepal earthquake?", filters=Filters(as_of="2015-07-01"))
+    lead = answer.citations[0]
+    assert "7,200" in lead.quote and lead.published == "2015-05-03", answer.text
+    assert all("Nepal" in c.title or "earthquake" in c.quote for c in answer.citations), answer.text
+
+
 def test_a_question_naming_a_year_prefers_the_reports_of_that_year(qa: QA):
     """The reports carry no year in their words: only their dates tell the two questions apart."""
     as_of = Filters(as_of="2025-03-10")
