@@ -7,6 +7,8 @@ one run, the median and 90th percentile of
   heuristic reader   the same, answered by the heuristic reader on the same passages (when another is set)
   other runtime      the same, the trained reader run by the other runtime (answer.reader_runtime: openvino
                      static int8 in one call per question, or torch dynamic int8 one sentence at a time)
+  short texts apart  the same answer with every text batched by its length (before short texts shared a batch:
+                     openvino_encoder.SHORT_TEXT), the baseline of that change
   dense top-4        the retrieval step of a naive pipeline: one Chroma query for the 4 nearest chunks
 Ingest the corpus first, e.g. ``newsbot ingest ../shared/data/realtimeqa-2025q1/*_gcs.jsonl``.
 
@@ -28,6 +30,7 @@ DATA = ROOT.parent / "shared" / "data" / "realtimeqa-2025q1"
 
 
 def main() -> None:
+    from newsbot.corpus import openvino_encoder
     from newsbot.corpus.store import Store
     from newsbot.qa.chain import QA
     from newsbot.qa.extractive import ExtractiveAnswerer
@@ -49,7 +52,8 @@ def main() -> None:
         other_runtime = "torch" if config.answer.reader_runtime == "openvino" else "openvino"
         other = ExtractiveAnswerer(store, config.answer.model_copy(update={"reader_runtime": other_runtime}))
         stats = store.stats()
-        ours, theirs, others, dense = [], [], [], []
+        ours, theirs, others, apart, dense = [], [], [], [], []
+        short_text = openvino_encoder.SHORT_TEXT
         for question in questions:
             started = time.perf_counter()
             answer, passages = qa.ask(question)
@@ -60,6 +64,11 @@ def main() -> None:
             started = time.perf_counter()
             other.answer(question, passages, answer.as_of)
             others.append(answer.timings["retrieve_ms"] + (time.perf_counter() - started) * 1000)
+            openvino_encoder.SHORT_TEXT = 0
+            started = time.perf_counter()
+            qa.extractive.answer(question, passages, answer.as_of)
+            apart.append(answer.timings["retrieve_ms"] + (time.perf_counter() - started) * 1000)
+            openvino_encoder.SHORT_TEXT = short_text
             started = time.perf_counter()
             store.dense_search(question, 4)
             dense.append((time.perf_counter() - started) * 1000)
@@ -71,9 +80,10 @@ def main() -> None:
         (f"newsbot ask ({config.answer.reader}, {config.answer.reader_runtime})", ours),
         ("heuristic reader", theirs),
         (f"{config.answer.reader}, {other_runtime}", others),
+        ("short texts apart", apart),
         ("dense top-4", dense),
     ]
-    for name, times in rows if config.answer.reader != "heuristic" else [rows[0], rows[3]]:
+    for name, times in rows if config.answer.reader != "heuristic" else [rows[0], *rows[3:]]:
         p90 = statistics.quantiles(times, n=10)[-1]
         print(f"{name:<30} median {statistics.median(times):7.1f} ms   p90 {p90:7.1f} ms")
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from newsbot.corpus.embedder import Embedder
+from newsbot.corpus.openvino_encoder import SHORT_TEXT, length_batches
 from newsbot.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -23,3 +24,16 @@ def test_threads_encoding_at_once_get_the_vectors_of_one_thread():
     with ThreadPoolExecutor(8) as pool:
         vectors = list(pool.map(lambda question: embedder.encode([question])[0], asked))
     assert all(np.allclose(vector, expected[q], atol=1e-5) for q, vector in zip(asked, vectors, strict=True))
+
+
+def test_short_texts_share_a_batch_and_get_the_vectors_they_get_alone():
+    """Candidate names of 2-20 characters go in one call (padding them costs less than more calls); longer texts
+    of very different lengths still go apart; batching changes no vector."""
+    names = ["oman", "kansas city chiefs", "40-22", "us", "philadelphia eagles", "january 2025"]
+    assert [sorted(b.tolist()) for b in length_batches([len(n) for n in names], 32, SHORT_TEXT)] == [list(range(6))]
+    long_and_short = [400, 390, 100, 60]
+    assert [b.tolist() for b in length_batches(long_and_short, 32, SHORT_TEXT)] == [[0, 1], [2, 3]]
+    embedder = Embedder(Settings().embedding)
+    together = embedder.encode(names)
+    alone = np.stack([embedder.encode([name])[0] for name in names])
+    assert np.allclose(together, alone, atol=1e-5)
