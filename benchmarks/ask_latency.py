@@ -7,6 +7,8 @@ one run, the median and 90th percentile of
   heuristic reader   the same, answered by the heuristic reader on the same passages (when another is set)
   other runtime      the same, the trained reader run by the other runtime (answer.reader_runtime: openvino
                      static int8 in one call per question, or torch dynamic int8 one sentence at a time)
+  sentences in fp32  the same answer with its candidate sentences embedded by the store's fp32 model, not the
+                     int8 copy (answer.sentence_precision), the baseline of that change
   short texts apart  the same answer with every text batched by its length (before short texts shared a batch:
                      openvino_encoder.SHORT_TEXT), the baseline of that change
   dense top-4        the retrieval step of a naive pipeline: one Chroma query for the 4 nearest chunks
@@ -51,8 +53,9 @@ def main() -> None:
         heuristic = ExtractiveAnswerer(store, config.answer.model_copy(update={"reader": "heuristic"}))
         other_runtime = "torch" if config.answer.reader_runtime == "openvino" else "openvino"
         other = ExtractiveAnswerer(store, config.answer.model_copy(update={"reader_runtime": other_runtime}))
+        exact = ExtractiveAnswerer(store, config.answer.model_copy(update={"sentence_precision": "fp32"}))
         stats = store.stats()
-        ours, theirs, others, apart, dense = [], [], [], [], []
+        ours, theirs, others, fp32, apart, dense = [], [], [], [], [], []
         short_text = openvino_encoder.SHORT_TEXT
         for question in questions:
             started = time.perf_counter()
@@ -64,6 +67,9 @@ def main() -> None:
             started = time.perf_counter()
             other.answer(question, passages, answer.as_of)
             others.append(answer.timings["retrieve_ms"] + (time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            exact.answer(question, passages, answer.as_of)
+            fp32.append(answer.timings["retrieve_ms"] + (time.perf_counter() - started) * 1000)
             openvino_encoder.SHORT_TEXT = 0
             started = time.perf_counter()
             qa.extractive.answer(question, passages, answer.as_of)
@@ -80,6 +86,7 @@ def main() -> None:
         (f"newsbot ask ({config.answer.reader}, {config.answer.reader_runtime})", ours),
         ("heuristic reader", theirs),
         (f"{config.answer.reader}, {other_runtime}", others),
+        ("sentences in fp32", fp32),
         ("short texts apart", apart),
         ("dense top-4", dense),
     ]

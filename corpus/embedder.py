@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,6 +44,8 @@ class Encoder(Protocol):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def int8_encoder(self, calibration: Sequence[str]) -> Callable[[Sequence[str]], np.ndarray]: ...
+
 
 class Embedder:
     """Encodes texts to L2-normalised float32 vectors (cosine similarity is then a dot product)."""
@@ -58,6 +60,7 @@ class Embedder:
         self._openvino = _openvino_encoder(config, self._model, location, self.precision)
         self.runtime = f"{'openvino' if self._openvino is not None else 'torch'}-{self.precision}"
         self._lock = threading.Lock()
+        self._int8: OpenVinoEncoder | None = None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Safe from several threads (the bot answers chats in worker threads): one call encodes at a time, as
@@ -66,6 +69,24 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
             return self._encode(texts)
+
+    def int8_encoder(self, calibration: Sequence[str]) -> Callable[[Sequence[str]], np.ndarray]:
+        """``encode`` with the model in int8 (calibrated on the first ``calibration`` given; OpenVinoEncoder.int8),
+        for scoring texts against each other; plain ``encode`` where OpenVINO does not run the model."""
+        if self._openvino is None:
+            return self.encode
+        with self._lock:
+            if self._int8 is None:
+                self._int8 = self._openvino.int8(calibration)
+            quantized = self._int8
+
+        def encode(texts: Sequence[str]) -> np.ndarray:
+            if not texts:
+                return np.zeros((0, self.dimension), dtype=np.float32)
+            with self._lock:  # the tokenizer is shared with the fp32 model
+                return quantized.encode(texts)
+
+        return encode
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if self._openvino is not None:

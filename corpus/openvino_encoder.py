@@ -9,12 +9,14 @@ The converted model is cached, keyed by the model folder, so conversion (about 2
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ class UnsupportedModelError(ValueError):
 
 
 SHORTER = 0.6  # a text shorter than this share of its batch's first text starts a new batch
+INT8_PRESET = "mixed"  # NNCF's: asymmetric activations; the top sentence agreed with fp32's for 96 of 100 questions
 SHORT_TEXT = 64  # characters (about 16 tokens): texts this short share one batch whatever their lengths
 
 
@@ -46,29 +49,53 @@ class OpenVinoEncoder:
         self.tokenizer = model.tokenizer
         self.max_length = model.max_seq_length
         self.batch_size = batch_size
-        xml = _converted(model, location, cache_dir)
+        self._xml = _converted(model, location, cache_dir)
         hint = "bf16" if precision == "bf16" else "f32"
-        self._compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": hint})
+        self._compiled = ov.Core().compile_model(str(self._xml), "CPU", {"INFERENCE_PRECISION_HINT": hint})
         self._inputs = [port.get_any_name() for port in self._compiled.inputs]
+
+    def int8(self, calibration: Sequence[str]) -> OpenVinoEncoder:
+        """A copy running the model in int8 (weights and activations, NNCF static quantisation calibrated on the
+        texts ``calibration``), built once and cached beside the fp32 model. Its vectors differ slightly from
+        the stored ones: it is for comparing texts with each other, never for vectors that are stored or
+        searched."""
+        import openvino as ov
+
+        key = hashlib.sha256("\n".join(calibration).encode())
+        key.update(f"|{version('openvino')}|{version('nncf')}|{INT8_PRESET}".encode())
+
+        def build() -> Any:
+            import nncf
+
+            return nncf.quantize(
+                ov.Core().read_model(str(self._xml)),
+                nncf.Dataset([self._tokenize([text]) for text in calibration]),
+                model_type=nncf.ModelType.TRANSFORMER,
+                subset_size=len(calibration),
+                preset=nncf.QuantizationPreset(INT8_PRESET),
+            )
+
+        xml = cached_model(self._xml.parent.with_name(f"{self._xml.parent.name}-int8-{key.hexdigest()[:16]}"), build)
+        quantized = copy.copy(self)
+        quantized._compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        return quantized
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised vectors; texts are encoded longest first so that batches pad little."""
         vectors: np.ndarray | None = None
         for index in length_batches([len(t) for t in texts], self.batch_size, SHORT_TEXT):
-            batch = self.tokenizer(
-                [texts[i] for i in index],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="np",
-            )
-            hidden = self._compiled({name: batch[name] for name in self._inputs})[0]
+            batch = self._tokenize([texts[i] for i in index])
+            hidden = self._compiled(batch)[0]
             pooled = self._pool(np.asarray(hidden, dtype=np.float32), batch["attention_mask"])
             if vectors is None:
                 vectors = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
             vectors[index] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         assert vectors is not None
         return vectors
+
+    def _tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        found = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+        return {name: found[name] for name in self._inputs}
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self.pooling == "cls":

@@ -122,6 +122,11 @@ class Store:
         """L2-normalised vectors of ``texts`` from the store's model (cosine similarity is a dot product)."""
         return self._model().encode(texts)
 
+    def int8_encoder(self, calibration: Sequence[str]) -> Callable[[Sequence[str]], np.ndarray]:
+        """The model in int8 where it runs on OpenVINO (faster, vectors slightly off the stored ones: for scoring
+        texts against each other, as the answer scores a question's sentences), else ``encode``."""
+        return self._model().int8_encoder(calibration)
+
     def warm_up(self) -> None:
         """Load the model now rather than inside the first question's timings."""
         self.encode(["warm up"])

@@ -185,6 +185,11 @@ class AnswerSettings(_Section):
         description="sentences of the passages embedded and scored per question: the most key terms first, ties "
         "in retrieval order (0: all)",
     )
+    sentence_precision: Literal["int8", "fp32"] = Field(
+        "int8",
+        description="the embedding model that scores those sentences against the question: int8 (a copy quantised "
+        "once, then cached; where the model runs on OpenVINO) | fp32 (the store's own model)",
+    )
     max_quotes: int = Field(3, ge=1, le=10, description="quotes in one answer (together at most max_words)")
     other_articles_first: bool = Field(True, description="further quotes from other articles first, then the same")
     redundancy: float = Field(0.8, gt=0, le=1, description="a further quote this similar (cosine) is skipped")

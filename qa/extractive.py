@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 
 from newsbot.corpus.store import Store
 from newsbot.qa.answer_type import answer_phrases, expected_type
-from newsbot.qa.reader import HEURISTIC, TrainedReader, load_reader, reader_version
+from newsbot.qa.reader import CALIBRATION, HEURISTIC, TrainedReader, calibration_texts, load_reader, reader_version
 from newsbot.qa.recency import TimeFocus, time_focus
 from newsbot.records import Answer, Citation, Passage, citation_for
 from newsbot.sentences import sentence_spans
@@ -55,6 +57,14 @@ class ExtractiveAnswerer:
             if config.reader != HEURISTIC
             else None
         )
+
+    @cached_property
+    def encode(self) -> Callable[[Sequence[str]], np.ndarray]:
+        """What embeds a question's candidate sentences and names (``answer.sentence_precision``), loaded at the
+        first question like the store's model."""
+        if self.config.sentence_precision == "int8":
+            return self.store.int8_encoder(calibration_texts(CALIBRATION))
+        return self.store.encode
 
     def answer(self, question: str, passages: list[Passage], as_of: str | None = None) -> Answer:
         started = time.perf_counter()
@@ -93,7 +103,7 @@ class ExtractiveAnswerer:
         if pool and len(candidates) > pool:  # embedding the sentences is most of the time an answer takes
             kept = sorted(sorted(range(len(candidates)), key=lambda i: -shares[i])[:pool])
             candidates, shares = [candidates[i] for i in kept], [shares[i] for i in kept]
-        vectors = self.store.encode([question] + [c.text for c in candidates])
+        vectors = self.encode([question] + [c.text for c in candidates])
         similarity = vectors[1:] @ vectors[0]
         scored = []
         for candidate, cosine, vector, lexical in zip(candidates, similarity, vectors[1:], shares, strict=True):
@@ -142,7 +152,7 @@ class ExtractiveAnswerer:
         kind = expected_type(question)
         if kind and self.config.type_weight:
             names = list(votes)
-            vectors = self.store.encode([kind, *names])
+            vectors = self.encode([kind, *names])
             for name, similarity in zip(names, vectors[1:] @ vectors[0], strict=True):
                 votes[name] *= math.exp(self.config.type_weight * float(similarity))
         most = max(votes.values())

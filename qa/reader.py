@@ -115,6 +115,12 @@ def _int8(model: Any) -> Any:
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def calibration_texts(path: Path) -> list[str]:
+    """The calibration file's questions and sentences, for quantising the embedding model."""
+    found = json.loads(path.read_text())
+    return [*found["questions"], *(sentence for _, sentence in found["sentences"])]
+
+
 def reader_names() -> list[str]:
     """The readers one can configure (``answer.reader``)."""
     return [HEURISTIC, *sorted(p.stem for p in WEIGHTS.glob("*.safetensors") if p.with_suffix(".json").exists())]
