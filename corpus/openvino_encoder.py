@@ -62,18 +62,11 @@ class OpenVinoEncoder:
         import openvino as ov
 
         key = hashlib.sha256("\n".join(calibration).encode())
-        key.update(f"|{version('openvino')}|{version('nncf')}|{INT8_PRESET}".encode())
+        key.update(f"|{toolkit_versions()}|{INT8_PRESET}".encode())
 
         def build() -> Any:
-            import nncf
-
-            return nncf.quantize(
-                ov.Core().read_model(str(self._xml)),
-                nncf.Dataset([self._tokenize([text]) for text in calibration]),
-                model_type=nncf.ModelType.TRANSFORMER,
-                subset_size=len(calibration),
-                preset=nncf.QuantizationPreset(INT8_PRESET),
-            )
+            inputs = [self._tokenize([text]) for text in calibration]
+            return static_int8(ov.Core().read_model(str(self._xml)), inputs, INT8_PRESET)
 
         xml = cached_model(self._xml.parent.with_name(f"{self._xml.parent.name}-int8-{key.hexdigest()[:16]}"), build)
         quantized = copy.copy(self)
@@ -131,6 +124,26 @@ def _converted(model: Any, location: str, cache_dir: Path) -> Path:
             return ov.convert_model(model[0].auto_model, example_input=dict(example))
 
     return cached_model(cache_dir / _cache_key(location), convert)
+
+
+def static_int8(model: Any, inputs: Sequence[dict[str, Any]], preset: str) -> Any:
+    """The OpenVINO ``model`` with int8 weights and activations: NNCF's static quantisation for transformers,
+    each activation's range calibrated on every one of the model ``inputs``; ``preset`` is NNCF's
+    (``performance``: symmetric activations, ``mixed``: asymmetric)."""
+    import nncf
+
+    return nncf.quantize(
+        model,
+        nncf.Dataset(list(inputs)),
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(inputs),
+        preset=nncf.QuantizationPreset(preset),
+    )
+
+
+def toolkit_versions() -> str:
+    """The OpenVINO and NNCF versions, part of every quantised model's cache key."""
+    return f"{version('openvino')}|{version('nncf')}"
 
 
 def cached_model(folder: Path, build: Callable[[], Any]) -> Path:

@@ -77,7 +77,7 @@ class TrainedReader:
         self._torch = torch
         self._lock = threading.Lock()
         if runtime == "openvino":
-            from newsbot.qa.reader_openvino import OpenVinoReader, calibration_pairs, quantized_model
+            from newsbot.qa.reader_openvino import OpenVinoReader, quantized_model
 
             pairs = [reader_input(*triple) for triple in calibration_pairs(CALIBRATION)]
             sources = (WEIGHTS / f"{name}.safetensors", CALIBRATION)
@@ -115,10 +115,23 @@ def _int8(model: Any) -> Any:
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def calibration_pairs(path: Path) -> list[tuple[str, str, str]]:
+    """(question, title, sentence): each calibration question with each calibration sentence, for quantising
+    the reader."""
+    questions, sentences = _calibration(path)
+    return [(question, title, sentence) for question in questions for title, sentence in sentences]
+
+
 def calibration_texts(path: Path) -> list[str]:
     """The calibration file's questions and sentences, for quantising the embedding model."""
+    questions, sentences = _calibration(path)
+    return [*questions, *(sentence for _, sentence in sentences)]
+
+
+def _calibration(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The questions and (title, sentence) pairs of a calibration file (training/reader_calibration.py)."""
     found = json.loads(path.read_text())
-    return [*found["questions"], *(sentence for _, sentence in found["sentences"])]
+    return found["questions"], [(title, sentence) for title, sentence in found["sentences"]]
 
 
 def reader_names() -> list[str]:

@@ -12,18 +12,16 @@ cached beside the embedder's converted model.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from newsbot.corpus.embedder import cache_dir
-from newsbot.corpus.openvino_encoder import cached_model, length_batches
+from newsbot.corpus.openvino_encoder import cached_model, length_batches, static_int8, toolkit_versions
 
 
 class OpenVinoReader:
@@ -63,29 +61,15 @@ def quantized_model(
     key = hashlib.sha256()
     for path in sources:
         key.update(path.read_bytes())
-    key.update(f"{version('openvino')}|{version('nncf')}".encode())
+    key.update(toolkit_versions().encode())
     target = (folder or cache_dir()) / f"{name}-int8-{key.hexdigest()[:16]}"
 
     def build() -> Any:
-        import nncf
         import openvino as ov
 
         with warnings.catch_warnings():  # torch's tracer warns about branches it records as traced
             warnings.simplefilter("ignore")
             converted = ov.convert_model(model, example_input=dict(encode(pairs[:2], tensors="pt")))
-        dataset = nncf.Dataset([dict(encode([pair])) for pair in pairs])
-        return nncf.quantize(
-            converted,
-            dataset,
-            model_type=nncf.ModelType.TRANSFORMER,
-            subset_size=len(pairs),
-            preset=nncf.QuantizationPreset.PERFORMANCE,
-        )
+        return static_int8(converted, [dict(encode([pair])) for pair in pairs], "performance")
 
     return cached_model(target, build)
-
-
-def calibration_pairs(path: Path) -> list[tuple[str, str, str]]:
-    """(question, title, sentence): each calibration question with each calibration sentence."""
-    found = json.loads(path.read_text())
-    return [(question, title, sentence) for question in found["questions"] for title, sentence in found["sentences"]]
