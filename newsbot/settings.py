@@ -191,7 +191,15 @@ class AnswerSettings(_Section):
         "once, then cached; where the model runs on OpenVINO) | fp32 (the store's own model)",
     )
     max_quotes: int = Field(3, ge=1, le=10, description="quotes in one answer (together at most max_words)")
-    other_articles_first: bool = Field(True, description="further quotes from other articles first, then the same")
+    other_articles_first: bool = Field(
+        False, description="further quotes from other articles first, then the same (false: in the ranking's order)"
+    )
+    min_cut_words: int = Field(
+        8,
+        ge=0,
+        description="a close quote that no longer fits max_words is cut to the words left when at least this many "
+        "are (0: never)",
+    )
     redundancy: float = Field(0.8, gt=0, le=1, description="a further quote this similar (cosine) is skipped")
     vote_weight: float = Field(0.6, ge=0, description="boost for sentences carrying the name the best ones agree on")
     vote_temperature: float = Field(0.3, gt=0, description="how far below the best sentence a vote still counts")
@@ -227,7 +235,13 @@ class AnswerSettings(_Section):
         "the answer's worst times several-fold slower",
     )
     reader_margin: float = Field(
-        3.0, ge=0, description="trained reader: another quote joins when it scores within this of the best (logits)"
+        4.0, ge=0, description="trained reader: another quote joins when it scores within this of the best (logits)"
+    )
+    reader_evidence_margin: float = Field(
+        0.2,
+        ge=0,
+        description="trained reader: the sentence with the strongest direct evidence (similarity + key terms) is "
+        "quoted too when its evidence exceeds that of the reader's choice by at least this",
     )
     reader_blend: float = Field(
         1.0, ge=0, description="trained reader: weight of the heuristic's score (with its vote) added to the logit"
