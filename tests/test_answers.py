@@ -9,7 +9,7 @@ from newsbot.evaluation import citations_valid, contains_gold, normalize
 from newsbot.ingest.pipeline import ingest
 from newsbot.qa.answer_type import answer_phrases, expected_type
 from newsbot.qa.chain import QA, rewrite_follow_up
-from newsbot.qa.extractive import ExtractiveAnswerer, by_evidence
+from newsbot.qa.extractive import Candidate, ExtractiveAnswerer, by_evidence
 from newsbot.qa.retrieval import collapse_duplicates, fuse
 from newsbot.qa.verify import CitationError, passage_view
 from newsbot.records import Answer, Filters, Passage
@@ -247,3 +247,27 @@ def test_the_reader_reorders_the_passages_by_the_best_sentence_each_holds(qa: QA
     assert sorted(p.chunk_id for p in returned) == sorted(p.chunk_id for p in retrieved)
     assert returned[0].chunk_id == best.passage.chunk_id
     assert any(c.start == best.start for c in answer.citations)
+
+
+def test_further_quotes_go_by_score_per_word_and_the_last_is_cut_to_the_words_left(qa: QA):
+    """The trained reader's ranking (scores in logits, margin 4): a short sentence nearly as good is quoted
+    before a longer one, a close sentence that no longer fits is cut at a word boundary, and a report on another
+    story is no further quote however it scores."""
+
+    def candidate(name: str, words: int, score: float, evidence: float) -> Candidate:
+        text = " ".join(f"{name}{i}" for i in range(words)) + "."
+        return Candidate(passage(name, text, "2025-05-01"), 0, len(text), text, score, evidence)
+
+    best = candidate("best", 30, 5.0, 1.0)
+    short = candidate("short", 10, 4.2, 0.9)  # 0.045 of the best's weight per word
+    longer = candidate("longer", 25, 4.5, 0.9)  # 0.024: after the short one, then too long for what is left
+    further = candidate("further", 22, 3.0, 0.8)  # 0.006: does not fit whole either
+    elsewhere = candidate("elsewhere", 5, 4.9, 0.1)  # another story: a tenth of the best evidence
+    assert qa.extractive.config.reader_margin == 4 and qa.extractive.reader is not None
+    answer = qa.extractive.answer_ranked("Who won?", [best, elsewhere, longer, short, further])
+    quotes = [c.quote for c in answer.citations]
+    assert quotes == [best.text, short.text, " ".join(f"longer{i}" for i in range(20))], answer.text
+    assert len(" ".join(quotes).split()) == 60
+    assert "elsewhere" not in answer.text
+    cut = answer.citations[2]
+    assert (cut.start, cut.end) == (0, len(cut.quote)) and longer.text.startswith(cut.quote)
