@@ -45,6 +45,7 @@ class Candidate:
     text: str
     score: float = 0.0
     evidence: float = 0.0  # similarity + key-term share, before the consensus boost: decides abstention
+    cut: bool = False  # the sentence's first words only, to fit the answer's word budget
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)  # the sentence's embedding
 
 
@@ -237,8 +238,8 @@ class ExtractiveAnswerer:
             chosen.sort(key=lambda c: c.passage.published or "", reverse=True)  # stable: keeps the grouping
         citations = [citation_for(n, c.passage, c.start, c.end) for n, c in enumerate(chosen, start=1)]
         parts = []
-        for previous, citation in zip([None, *citations], citations, strict=False):
-            quote = f"“{_flat(citation.quote)}” [{citation.n}]"
+        for previous, citation, candidate in zip([None, *citations], citations, chosen, strict=False):
+            quote = f"“{_flat(citation.quote)}{'…' if candidate.cut else ''}” [{citation.n}]"
             if previous is None and newest_first and citation.published and len({c.published for c in citations}) > 1:
                 parts.append(f"According to the latest report ({_describe(citation)}): {quote}")
             elif previous is None:
@@ -321,7 +322,7 @@ def _fit(candidate: Candidate, budget: int) -> Candidate:
     if len(words) <= budget:
         return candidate
     end = candidate.start + words[budget - 1].end()
-    return replace(candidate, end=end, text=candidate.text[: end - candidate.start])
+    return replace(candidate, end=end, text=candidate.text[: end - candidate.start], cut=True)
 
 
 def _same_start(one: Candidate, other: Candidate) -> bool:

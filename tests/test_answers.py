@@ -271,3 +271,4 @@ def test_further_quotes_go_by_score_per_word_and_the_last_is_cut_to_the_words_le
     assert "elsewhere" not in answer.text
     cut = answer.citations[2]
     assert (cut.start, cut.end) == (0, len(cut.quote)) and longer.text.startswith(cut.quote)
+    assert f"“{cut.quote}…” [3]" in answer.text and f"“{short.text}” [2]" in answer.text  # the cut is marked
