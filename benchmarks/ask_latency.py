@@ -13,6 +13,8 @@ one run, the median and 90th percentile of
                      int8 copy (answer.sentence_precision), the baseline of that change
   short texts apart  the same answer with every text batched by its length (before short texts shared a batch:
                      openvino_encoder.SHORT_TEXT), the baseline of that change
+  reader on 1 thread the same answer with the trained reader on one thread (answer.reader_threads 1, the
+                     default before 2026-11-27; the configured default, 0, runs it on every core)
   dense top-4        the retrieval step of a naive pipeline: one Chroma query for the 4 nearest chunks
 Ingest the corpus first, e.g. ``newsbot ingest ../shared/data/realtimeqa-2025q1/*_gcs.jsonl``.
 
@@ -56,8 +58,9 @@ def main() -> None:
         other_runtime = "torch" if config.answer.reader_runtime == "openvino" else "openvino"
         other = ExtractiveAnswerer(store, config.answer.model_copy(update={"reader_runtime": other_runtime}))
         exact = ExtractiveAnswerer(store, config.answer.model_copy(update={"sentence_precision": "fp32"}))
+        one_thread = ExtractiveAnswerer(store, config.answer.model_copy(update={"reader_threads": 1}))
         stats = store.stats()
-        ours, again, theirs, others, fp32, apart, dense = [], [], [], [], [], [], []
+        ours, again, theirs, others, fp32, apart, single, dense = [], [], [], [], [], [], [], []
         short_text = openvino_encoder.SHORT_TEXT
         for question in questions:
             started = time.perf_counter()
@@ -81,6 +84,9 @@ def main() -> None:
             apart.append(answer.timings["retrieve_ms"] + (time.perf_counter() - started) * 1000)
             openvino_encoder.SHORT_TEXT = short_text
             started = time.perf_counter()
+            one_thread.answer(question, passages, answer.as_of)
+            single.append(answer.timings["retrieve_ms"] + (time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
             store.dense_search(question, 4)
             dense.append((time.perf_counter() - started) * 1000)
     print(
@@ -94,9 +100,10 @@ def main() -> None:
         (f"{config.answer.reader}, {other_runtime}", others),
         ("sentences in fp32", fp32),
         ("short texts apart", apart),
+        ("reader on 1 thread", single),
         ("dense top-4", dense),
     ]
-    for name, times in rows if config.answer.reader != "heuristic" else [*rows[:2], *rows[4:]]:
+    for name, times in rows if config.answer.reader != "heuristic" else [*rows[:2], *rows[4:6], rows[-1]]:
         p90 = statistics.quantiles(times, n=10)[-1]
         print(f"{name:<30} median {statistics.median(times):7.1f} ms   p90 {p90:7.1f} ms")
 

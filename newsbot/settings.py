@@ -227,12 +227,12 @@ class AnswerSettings(_Section):
         "call; quantised once at first load, then cached) | torch (dynamic int8, one sentence at a time)",
     )
     reader_threads: int = Field(
-        1,
+        0,
         ge=0,
         le=256,
         description="threads the trained reader runs on (0: the runtime's default, every core; with torch the "
-        "setting is process-wide). On cores shared with other work, passes that wait for every thread made "
-        "the answer's worst times several-fold slower",
+        "setting is process-wide). With torch on cores shared with other work, passes that wait for every "
+        "thread made the answer's worst times several-fold slower: 1 there",
     )
     reader_margin: float = Field(
         4.0, ge=0, description="trained reader: another quote joins when it scores within this of the best (logits)"
