@@ -362,6 +362,7 @@ class PostgresRegistry:
         lengths = [sum(found.values()) for found in counts]
         now = _now()
         with self._transaction() as db:
+            _serialize_writes(db)
             dropped, held = self._drop_chunks(db, [article.id for article, _ in batch])
             with db.cursor() as cursor:
                 cursor.executemany(
@@ -434,6 +435,7 @@ class PostgresRegistry:
     def delete_articles(self, article_ids: Sequence[str]) -> list[str]:
         writer = self._require_writer()
         with self._transaction() as db:
+            _serialize_writes(db)
             removed, held = self._drop_chunks(db, article_ids)
             self._count_terms(db, Counter({term: -n for term, n in held.items()}))
             db.execute("DELETE FROM articles WHERE id = ANY(%s)", (list(article_ids),))
@@ -590,6 +592,13 @@ def _process_alive(pid: int) -> bool:
 
 def _reason(exc: Exception) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _serialize_writes(db: psycopg.Connection) -> None:
+    """Lock the one totals row first: every transaction that stores or removes chunks updates it, so they run one
+    after another, and none can hold rows (articles, terms) that another holding the totals waits for. Without it
+    two ingests of overlapping inputs deadlocked (the one that replaced chunks updated the totals early)."""
+    db.execute("SELECT 1 FROM keyword_totals FOR UPDATE")
 
 
 def _now() -> str:
