@@ -202,8 +202,9 @@ class ExtractiveAnswerer:
             for other in close:
                 if not (other_articles_only and any(c.passage.article_id == other.passage.article_id for c in chosen)):
                     add(other)
-        for other in close:  # what is left of the budget: the next close sentence, cut at a word boundary (+5)
-            add(other, cut=bool(self.config.min_cut_words))
+        if self.config.min_cut_words:  # what is left of the budget: the next close sentence, cut at a word boundary
+            for other in close:
+                add(other, cut=True)
         return chosen
 
     def _latest_wording(self, ranked: list[Candidate]) -> Candidate:
