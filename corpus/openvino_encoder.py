@@ -9,10 +9,12 @@ The converted model is cached, keyed by the model folder, so conversion (about 2
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -142,13 +144,14 @@ def static_int8(model: Any, inputs: Sequence[dict[str, Any]], preset: str) -> An
     (``performance``: symmetric activations, ``mixed``: asymmetric)."""
     import nncf
 
-    return nncf.quantize(
-        model,
-        nncf.Dataset(list(inputs)),
-        model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(inputs),
-        preset=nncf.QuantizationPreset(preset),
-    )
+    with contextlib.redirect_stdout(sys.stderr):  # its progress bars would corrupt `--json` output
+        return nncf.quantize(
+            model,
+            nncf.Dataset(list(inputs)),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(inputs),
+            preset=nncf.QuantizationPreset(preset),
+        )
 
 
 def toolkit_versions() -> str:
