@@ -9,7 +9,7 @@ from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "training"))
 
-from reader_data import _example, sample_rest
+from reader_data import _evidence_sentences, _example, sample_rest
 from train_reader import groups
 
 QUESTION = "Which city hosted the climate summit this week?"
@@ -46,6 +46,23 @@ def test_too_few_negatives_or_no_gold_gives_no_example() -> None:
     short = [{"url": "b", "title": "", "text": "The climate summit opened in Belem on Monday. It rained all day."}]
     assert _example(QUESTION, "belem", short) is None
     assert _example(QUESTION, "lisbon", ARTICLES) is None
+
+
+def test_the_quiz_evidence_adds_a_positive_after_the_articles_own() -> None:
+    evidence = _evidence_sentences(
+        'Leaders met this week. The <a href="https://example.org/x">climate summit</a> took place in Bel&eacute;m.'
+    )
+    assert evidence == ["Leaders met this week.", "The climate summit took place in Belém."]
+    gold_sentence = ["The climate summit took place in Belem, Brazil."]
+    example = _example(QUESTION, "belem", ARTICLES, gold_sentence)
+    assert example is not None
+    assert [s for _, s in example["positives"]] == ["The climate summit opened in Belem on Monday.", *gold_sentence]
+    assert example["positives"][1][0] == "Summit opens"  # the title of the article holding the gold
+    # Articles with no usable positive: the evidence is the only one, under the first article's title.
+    no_gold = [{"url": "c", "title": "Budget talks", "text": " ".join(FILLER)}]
+    assert _example(QUESTION, "belem", no_gold) is None
+    only = _example(QUESTION, "belem", no_gold, ["Brazil said nothing.", *gold_sentence])
+    assert only is not None and only["positives"] == [["Budget talks", gold_sentence[0]]]
 
 
 def test_groups_put_the_positive_first_with_its_own_negatives() -> None:

@@ -6,7 +6,10 @@ For every question whose articles hold the gold answer, each candidate sentence 
 answerer's own sentence split and filter) is labelled: positive when it holds the gold text as whole words and
 shares a key term with the question, unusable when it holds the gold without any (it may state the answer by
 accident, or not), negative otherwise. Negatives are ordered by how many key terms they share with the question:
-the first ``HARD_POOL`` are the hard ones. Training reads RealTimeQA 2022-2024 (``realtimeqa-train``) only;
+the first ``HARD_POOL`` are the hard ones. With ``--evidence``, the quiz's own evidence (an HTML snippet that
+states the answer) adds a positive when one of its sentences holds the gold and shares a key term with the
+question: after the article positives, and for questions whose articles hold no usable positive, the only one.
+Training reads RealTimeQA 2022-2024 (``realtimeqa-train``) only;
 validation is ``realtimeqa-2025q2q4``. The output holds only text, so training (training/train_reader.py) runs
 wherever torch does, a GPU machine without newsbot's dependencies included.
 """
@@ -15,8 +18,12 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import html
 import json
 import random
+import re
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from newsbot.evaluation import contains_normalized, normalize
@@ -26,9 +33,10 @@ from newsbot.text import WORD, stemmed_terms, stemmed_words
 HARD_POOL = 30  # negatives sharing most key terms with the question, kept in order
 MIN_NEGATIVES = 8
 REST = 40  # of the other negatives, a seeded sample: training draws only a few easy negatives per group
+_TAG = re.compile(r"<[^>]+>")
 
 
-def load_week(qa_path: Path) -> list[dict]:
+def load_week(qa_path: Path, evidence: bool = False) -> list[dict]:
     gcs = qa_path.with_name(qa_path.name.replace("_qa.jsonl", "_gcs.jsonl"))
     opener = gzip.open if not gcs.exists() else open
     gcs = gcs if gcs.exists() else gcs.with_name(gcs.name + ".gz")
@@ -37,15 +45,23 @@ def load_week(qa_path: Path) -> list[dict]:
     examples = []
     for row in map(json.loads, qa_path.read_text().splitlines()):
         gold = normalize(row["choices"][int(row["answer"][0])])
-        example = _example(row["question_sentence"], gold, results.get(row["question_id"], []))
+        stated = _evidence_sentences(row.get("evidence") or "") if evidence else []
+        example = _example(row["question_sentence"], gold, results.get(row["question_id"], []), stated)
         if example:
             examples.append(example)
     return examples
 
 
-def _example(question: str, gold: str, articles: list[dict]) -> dict | None:
+def _evidence_sentences(snippet: str) -> list[str]:
+    """The sentences of the quiz's evidence snippet, as plain text."""
+    text = " ".join(html.unescape(_TAG.sub("", snippet)).split())
+    return [text[start:end] for start, end in sentence_spans(text)]
+
+
+def _example(question: str, gold: str, articles: list[dict], evidence: Sequence[str] = ()) -> dict | None:
     """{"question", "positives", "hard", "rest"}: lists of [title, sentence], positives and hard negatives
-    sharing most key terms first."""
+    sharing most key terms first. ``evidence``: the quiz's sentences (a positive after the articles' own, under
+    the title of the first article holding the gold, or else of the first article)."""
     seen_urls: set[str] = set()
     seen_sentences: set[str] = set()
     candidates: list[list[str]] = []
@@ -72,9 +88,16 @@ def _example(question: str, gold: str, articles: list[dict]) -> dict | None:
                 positives.append((overlap, candidate))
         else:
             negatives.append((overlap, candidate))
+    positives.sort(key=lambda p: -p[0])
+    # An empty title would mark the evidence apart from every negative: the first result's title at worst.
+    title = next((t for t, s in candidates if contains_normalized(normalize(s), [gold])), candidates[0][0])
+    stated = [s for s in evidence if contains_normalized(normalize(s), [gold])]
+    for sentence, words in zip(stated, stemmed_words(stated), strict=True):
+        if terms & words:
+            positives.append((len(terms & words), [title, sentence]))
+            break
     if not positives or len(negatives) < MIN_NEGATIVES:
         return None
-    positives.sort(key=lambda p: -p[0])
     negatives.sort(key=lambda n: -n[0])
     ordered = [c for _, c in negatives]
     return {
@@ -85,12 +108,12 @@ def _example(question: str, gold: str, articles: list[dict]) -> dict | None:
     }
 
 
-def load(folder: Path, until: str | None = None) -> list[dict]:
+def load(folder: Path, until: str | None = None, evidence: bool = False) -> list[dict]:
     examples = []
     for qa_path in sorted(folder.glob("*_qa.jsonl")):
         if until and qa_path.name[:8] > until:
             continue
-        examples.extend(load_week(qa_path))
+        examples.extend(load_week(qa_path, evidence))
     return examples
 
 
@@ -138,12 +161,15 @@ def main() -> None:
     parser.add_argument("--rest", type=int, default=REST, help="easy negatives kept per question")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--order-by", default="", help="a trained reader that picks the hard negatives (mined)")
+    parser.add_argument("--evidence", action="store_true", help="the quiz's evidence sentence as a positive too")
     args = parser.parse_args()
     validation = load(args.data / "realtimeqa-2025q2q4")
     for example in validation:
         example["rest"] = []  # validation ranks positives among the hard negatives only
-    train = sample_rest(load(args.data / "realtimeqa-train", until="20241231"), args.rest, args.seed)
+    train = load(args.data / "realtimeqa-train", until="20241231", evidence=args.evidence)
+    train = sample_rest(train, args.rest, args.seed)
     data = {
+        "command": "python training/reader_data.py" + "".join(f" {a}" for a in sys.argv[1:]),
         "train": order_by_reader(train, args.order_by) if args.order_by else train,
         "validation": validation,
         "validation_p_at_1_overlap_baseline": overlap_baseline(validation),

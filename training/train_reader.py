@@ -125,6 +125,7 @@ def train(args: argparse.Namespace) -> tuple[dict[str, torch.Tensor], dict]:
         "max_tokens": args.max_tokens,
         "trained_on": "RealTimeQA 2022-06..2024-12 (realtimeqa-train)",
         "date": date.today().isoformat(),
+        "examples": data.get("command", ""),
         "command": "python training/train_reader.py "
         + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items()),
         "seed": args.seed,
