@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import html
 import json
 import random
-import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from newsbot.evaluation import contains_normalized, normalize
+from newsbot.ingest.formats import html_fragment_text
 from newsbot.sentences import sentence_spans
 from newsbot.text import WORD, stemmed_terms, stemmed_words
 
 HARD_POOL = 30  # negatives sharing most key terms with the question, kept in order
 MIN_NEGATIVES = 8
 REST = 40  # of the other negatives, a seeded sample: training draws only a few easy negatives per group
-_TAG = re.compile(r"<[^>]+>")
 
 
 def load_week(qa_path: Path, evidence: bool = False) -> list[dict]:
@@ -54,7 +53,7 @@ def load_week(qa_path: Path, evidence: bool = False) -> list[dict]:
 
 def _evidence_sentences(snippet: str) -> list[str]:
     """The sentences of the quiz's evidence snippet, as plain text."""
-    text = " ".join(html.unescape(_TAG.sub("", snippet)).split())
+    text = html_fragment_text(snippet)
     return [text[start:end] for start, end in sentence_spans(text)]
 
 
@@ -81,16 +80,17 @@ def _example(question: str, gold: str, articles: list[dict], evidence: Sequence[
         return None
     terms = stemmed_terms(question)
     overlaps = [len(terms & words) for words in stemmed_words([s for _, s in candidates])]
+    holding = [contains_normalized(normalize(s), [gold]) for _, s in candidates]
     positives, negatives = [], []
-    for candidate, overlap in zip(candidates, overlaps, strict=True):
-        if contains_normalized(normalize(candidate[1]), [gold]):
+    for candidate, overlap, holds in zip(candidates, overlaps, holding, strict=True):
+        if holds:
             if overlap:
                 positives.append((overlap, candidate))
         else:
             negatives.append((overlap, candidate))
     positives.sort(key=lambda p: -p[0])
     # An empty title would mark the evidence apart from every negative: the first result's title at worst.
-    title = next((t for t, s in candidates if contains_normalized(normalize(s), [gold])), candidates[0][0])
+    title = next((c[0] for c, holds in zip(candidates, holding, strict=True) if holds), candidates[0][0])
     stated = [s for s in evidence if contains_normalized(normalize(s), [gold])]
     for sentence, words in zip(stated, stemmed_words(stated), strict=True):
         if terms & words:
@@ -169,7 +169,7 @@ def main() -> None:
     train = load(args.data / "realtimeqa-train", until="20241231", evidence=args.evidence)
     train = sample_rest(train, args.rest, args.seed)
     data = {
-        "command": "python training/reader_data.py" + "".join(f" {a}" for a in sys.argv[1:]),
+        "command": shlex.join(["python", "training/reader_data.py", *sys.argv[1:]]),
         "train": order_by_reader(train, args.order_by) if args.order_by else train,
         "validation": validation,
         "validation_p_at_1_overlap_baseline": overlap_baseline(validation),
