@@ -30,9 +30,18 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from newsbot.corpus.errors import StoreError
-from newsbot.corpus.registry import CHUNK_RECORD, FEED_COLUMNS, Feed, RegistryStats, StoredArticle, Watch, filter_sql
+from newsbot.corpus.registry import (
+    CHUNK_RECORD,
+    FEED_COLUMNS,
+    UNDATED_CHUNKS,
+    Feed,
+    RegistryStats,
+    StoredArticle,
+    Watch,
+    filter_sql,
+)
 from newsbot.corpus.schema import migrate_postgres
-from newsbot.records import Article, Chunk, Filters
+from newsbot.records import Article, Chunk, Filters, article_of_chunk
 from newsbot.text import keyword_forms, keyword_terms, keyword_tokens
 
 # Advisory lock class of the two-key locks: (WRITERS, 0) is held shared by every live writer (exclusively by one
@@ -145,7 +154,7 @@ class PostgresRegistry:
         dead = [wid for wid in others if self._one("SELECT pg_try_advisory_lock(%s, %s)", (WRITERS, wid))]
         try:
             rows = self._rows("SELECT chunk_id, op FROM pending WHERE writer = ANY(%s)", (dead,))
-            with self.articles_locked([_article_of(cid) for cid, _ in rows]):
+            with self.articles_locked([article_of_chunk(cid) for cid, _ in rows]):
                 yield [(cid, op) for cid, op in rows], self._alone
                 with self._transaction() as db:
                     db.execute("DELETE FROM pending WHERE writer = ANY(%s)", (dead,))
@@ -233,6 +242,9 @@ class PostgresRegistry:
 
     def published_after(self, day: str) -> list[str]:
         return [r[0] for r in self._rows("SELECT id FROM articles WHERE published > %s ORDER BY id", (day,))]
+
+    def undated_chunk_ids(self) -> list[str]:
+        return [r[0] for r in self._rows(UNDATED_CHUNKS)]
 
     def chunks_of(self, article_id: str) -> list[Chunk]:
         article = self.article(article_id)
@@ -573,11 +585,6 @@ def _query_tokens(term: str) -> list[str]:
     """The index tokens FTS5 would look for to match ``term``: one phrase per form (a phrase of several tokens,
     rare with \\w+ words, is asked for token by token)."""
     return [token for found in keyword_tokens(keyword_forms(term)) for token in found]
-
-
-def _article_of(chunk_id: str) -> str:
-    """The article id a chunk id starts with (``{article}-{text hash}-{seq}``)."""
-    return chunk_id.rsplit("-", 2)[0]
 
 
 def _process_alive(pid: int) -> bool:

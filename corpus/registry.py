@@ -26,6 +26,8 @@ from newsbot.text import keyword_forms, keyword_terms
 # Keyword matches ranked before a filter is applied, per result asked for (see ``keyword_search``).
 PREFILTER = 8
 KEYWORD_BATCH = 5000  # chunks read at a time for an outside keyword index
+# the chunks of articles without a date (in Chroma they carry day 0, visible as of any day)
+UNDATED_CHUNKS = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.published IS NULL"
 CHUNK_RECORD = ("chunk_id", "article_id", "seq", "start", "end", "text", "title", "source", "published", "url")
 
 
@@ -92,6 +94,7 @@ class Registry(Protocol):
     def article(self, article_id: str) -> StoredArticle | None: ...
     def article_ids(self, source: str | None = None) -> list[str]: ...
     def published_after(self, day: str) -> list[str]: ...
+    def undated_chunk_ids(self) -> list[str]: ...
     def chunks_of(self, article_id: str) -> list[Chunk]: ...
     def chunk_records(self, chunk_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
     def chunk_count(self) -> int: ...
@@ -189,6 +192,9 @@ class SQLiteRegistry:
         sorted here, as ``ORDER BY id`` made SQLite walk the whole primary key instead of the published index
         (176 ms for 60k articles, a million chunks)."""
         return sorted(r[0] for r in self._db.execute("SELECT id FROM articles WHERE published > ?", (day,)))
+
+    def undated_chunk_ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute(UNDATED_CHUNKS)]
 
     def chunks_of(self, article_id: str) -> list[Chunk]:
         article = self.article(article_id)

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,13 +34,17 @@ from newsbot.corpus.postgres_registry import PostgresRegistry
 from newsbot.corpus.registry import Feed, Registry, SQLiteRegistry, StoredArticle, Watch
 from newsbot.corpus.tantivy_index import TantivyIndex
 from newsbot.corpus.vectors import VectorIndex, chunk_metadata
-from newsbot.records import Article, Chunk, Filters, Passage, article_id
+from newsbot.records import Article, Chunk, Filters, Passage, article_id, article_of_chunk
 from newsbot.settings import Settings, postgres_dsn
 
 REGISTRY_FILE = "registry.sqlite3"
 LOCK_FILE = "write.lock"
 LOCK_POLL_SECONDS = 0.2
 DELETE_BATCH = 500  # articles removed per transaction (PostgreSQL: advisory locks held at once stay few)
+# meta key: "1" once every vector carries its article's day (undated: 0), so an as-of question compares days
+VECTOR_DAYS = "vector_days"
+DATING_BATCH = 5000  # undated chunks given day 0 at a time
+OVERFETCH = 3  # an as-of question's dense search asks for this many times k unfiltered (see dense_search)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ class Store:
         self._encoder = encoder
         self._model_checked = False
         self.last_repair = self.repair() if write else RepairReport(0, 0)
+        if write:
+            self._date_undated_vectors()
+        self._days_compared = self._registry.meta().get(VECTOR_DAYS) == "1"
 
     def close(self) -> None:
         if self._keywords is not None:
@@ -219,6 +226,8 @@ class Store:
             if not ids:
                 continue
             vectors, metadatas = source._vectors.records(ids)
+            for meta in metadatas:  # a store written before undated chunks carried day 0
+                meta.setdefault("published_day", 0)
             with self._registry.articles_locked([article.id for article, _ in batch]):
                 self._registry.journal_adds(ids)
                 self._vectors.upsert(ids, vectors, metadatas)
@@ -264,6 +273,19 @@ class Store:
         vectors = self.encode([self.embedding_text(chunk, title) for chunk, title, _, _ in items])
         metadatas = [chunk_metadata(chunk, source, published) for chunk, _, source, published in items]
         self._vectors.upsert([chunk.id for chunk, *_ in items], vectors, metadatas)
+
+    def _date_undated_vectors(self) -> None:
+        """Give the undated chunks of a store written before they carried day 0 that day (their whole metadata,
+        from the registry), so that an as-of question compares days instead of listing every article published
+        after it. Once per store; a run killed midway leaves the mark unset, and the next writer does it again."""
+        if self._registry.meta().get(VECTOR_DAYS) == "1":
+            return
+        ids = self._registry.undated_chunk_ids()
+        for lo in range(0, len(ids), DATING_BATCH):
+            items = self._registry.chunks_for_embedding(ids[lo : lo + DATING_BATCH])
+            metadatas = [chunk_metadata(chunk, source, published) for chunk, _, source, published in items]
+            self._vectors.set_metadata([chunk.id for chunk, *_ in items], metadatas)
+        self._registry.set_meta({VECTOR_DAYS: "1"})
 
     def _sync_keywords(self) -> None:
         """Bring the Tantivy index in step. With the registry's own engine, forget the change log instead: an
@@ -366,13 +388,39 @@ class Store:
 
     def dense_search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` chunks nearest ``query`` in embedding space, best first."""
-        filters = filters or Filters()
-        hidden = self._registry.published_after(filters.as_of) if filters.as_of else []
-        if filters.article_ids is not None and not filters.article_ids.difference(hidden):
-            return []  # nothing is both allowed and visible
-        vector = self.encode([query])[0]
+        return self.nearest(self.encode([query])[0], k, filters or Filters())
+
+    def nearest(self, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the ``k`` chunks nearest ``vector``, best first, filtered.
+
+        Articles published after the as-of day do not exist yet. Chroma filters by walking every chunk the
+        filter lets through (190 ms against 2 ms unfiltered, at 36k chunks), so when nothing else filters the
+        question, the nearest ``OVERFETCH`` x ``k`` chunks are asked for unfiltered and the hidden ones dropped
+        (on 2025q1 questions as of their days this finds more of the exact top 50 than Chroma's filtered search);
+        only when too few are left does Chroma filter."""
+        hidden = set(self._registry.published_after(filters.as_of)) if filters.as_of else set()
+        if filters.article_ids is not None:  # one list: the allowed articles that exist as of the day
+            filters = replace(filters, article_ids=filters.article_ids.difference(hidden), as_of=None)
+            if not filters.article_ids:
+                return []
+            hidden = set()
+        elif not hidden:
+            filters = replace(filters, as_of=None)
         with self._vectors_lock:
-            return self._current_vectors().query(vector, k, filters, hidden)
+            vectors = self._current_vectors()
+            if hidden and replace(filters, as_of=None) == Filters():
+                wider = vectors.query(vector, OVERFETCH * k, Filters())
+                visible = [(cid, score) for cid, score in wider if article_of_chunk(cid) not in hidden]
+                if len(visible) >= k or len(wider) < OVERFETCH * k:
+                    return visible[:k]
+            return vectors.query(vector, k, filters, None if self._vectors_dated() else sorted(hidden))
+
+    def _vectors_dated(self) -> bool:
+        """Whether every vector carries its day; until a writer has dated an older store's undated vectors, the
+        articles published after the as-of day are listed instead (asked again each question until then)."""
+        if not self._days_compared:
+            self._days_compared = self._registry.meta().get(VECTOR_DAYS) == "1"
+        return self._days_compared
 
     def _current_vectors(self) -> VectorIndex:
         """The vectors as every process left them. An embedded Chroma client keeps the index it loaded, so a

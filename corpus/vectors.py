@@ -96,11 +96,17 @@ class VectorIndex:
                     ids=list(ids[lo:hi]), embeddings=vectors[lo:hi], metadatas=list(metadatas[lo:hi])
                 )
 
+    def set_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
+        """Replace the metadata of stored vectors (ids no longer stored are skipped)."""
+        with self._calling("update vector metadata"):
+            for lo, hi in self._batches(len(ids)):
+                self._collection.update(ids=list(ids[lo:hi]), metadatas=list(metadatas[lo:hi]))
+
     def query(
-        self, vector: np.ndarray, k: int, filters: Filters, hidden: Sequence[str] = ()
+        self, vector: np.ndarray, k: int, filters: Filters, hidden: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, filtered, leaving out the
-        chunks of the ``hidden`` articles."""
+        """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, filtered; the ``hidden``
+        articles' chunks left out instead of comparing days with ``as_of`` (see ``_where``)."""
         with self._calling("search vectors"):  # fewer than k stored (or matching) is fine: Chroma returns those
             found = self._collection.query(
                 query_embeddings=vector.reshape(1, -1),
@@ -177,23 +183,31 @@ def chunk_metadata(chunk: Chunk, source: str, published: str | None) -> dict[str
     }
     if published:
         meta["published"] = published
-        meta["published_day"] = int(published[:10].replace("-", ""))
+    meta["published_day"] = day_number(published)
     return meta
 
 
-def _where(filters: Filters, hidden: Sequence[str]) -> dict[str, Any] | None:
-    """The filters as a Chroma ``where`` clause on the chunk metadata (``as_of`` arrives as ``hidden``: undated
-    chunks carry no date to compare)."""
+def day_number(published: str | None) -> int:
+    """yyyymmdd of an ISO date; 0 for none (an undated chunk is visible as of any day)."""
+    return int(published[:10].replace("-", "")) if published else 0
+
+
+def _where(filters: Filters, hidden: Sequence[str] | None) -> dict[str, Any] | None:
+    """The filters as a Chroma ``where`` clause on the chunk metadata. ``as_of`` compares days (undated chunks are
+    day 0), or, in a store written before undated chunks carried a day, ``hidden`` lists the articles published
+    after it."""
     clauses: list[dict[str, Any]] = []
-    allowed = filters.article_ids
-    if allowed is not None:  # one list: the allowed articles that are not hidden
-        clauses.append({"article_id": {"$in": sorted(allowed.difference(hidden))}})
-    elif hidden:
+    if filters.article_ids is not None:
+        clauses.append({"article_id": {"$in": sorted(filters.article_ids)}})
+    if hidden:
         clauses.append({"article_id": {"$nin": sorted(hidden)}})
+    elif filters.as_of and hidden is None:
+        clauses.append({"published_day": {"$lte": day_number(filters.as_of)}})
     if filters.since:
-        clauses.append({"published_day": {"$gte": int(filters.since.replace("-", ""))}})
+        clauses.append({"published_day": {"$gte": day_number(filters.since)}})
     if filters.until:
-        clauses.append({"published_day": {"$lte": int(filters.until.replace("-", ""))}})
+        clauses.append({"published_day": {"$gt": 0}})
+        clauses.append({"published_day": {"$lte": day_number(filters.until)}})
     if filters.source:
         clauses.append({"source": filters.source})
     if len(clauses) > 1:

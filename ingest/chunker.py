@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from newsbot.records import Article, Chunk
+from newsbot.records import Article, Chunk, chunk_id
 from newsbot.sentences import sentence_spans, trim_span
 
 
@@ -29,7 +29,7 @@ def chunk_spans(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
 def chunk_article(article: Article, size: int, overlap: int) -> list[Chunk]:
     return [
         Chunk(
-            id=f"{article.id}-{article.text_hash[:10]}-{seq}",
+            id=chunk_id(article.id, article.text_hash, seq),
             article_id=article.id,
             seq=seq,
             start=start,

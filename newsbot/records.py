@@ -45,6 +45,16 @@ def article_id(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+def chunk_id(article: str, text_hash: str, seq: int) -> str:
+    """A chunk's id: its article's id (hex, no dash), the text's hash (a new text gets new chunks) and its place."""
+    return f"{article}-{text_hash[:10]}-{seq}"
+
+
+def article_of_chunk(chunk: str) -> str:
+    """The article id a ``chunk_id`` starts with (no registry read needed)."""
+    return chunk.rsplit("-", 2)[0]
+
+
 def text_hash(text: str) -> str:
     """Hash of the text with whitespace normalised, so re-wrapped copies of one story compare equal."""
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
