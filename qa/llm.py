@@ -6,8 +6,9 @@ is asked as of and which report is newest, and replies ``{"answer": ..., "senten
 with ``response_format`` where the server takes it; plain text whose sentences end in ``[n]`` is read too). Its
 reply streams in, and is never trusted as is: every number must name a sentence it was given, every claim must
 be supported by the sentences it cites (most of its key terms, and the terms it adds to the question, are
-theirs, or it is a close paraphrase; its numbers appear in them), else by a given sentence that holds all its
-key terms, which it then cites; uncited claims are dropped; a question about the present is not answered from
+theirs, or it is a close paraphrase; its numbers appear in them), never by another sentence found for it (that
+let wrong answers through: "Stockholm" for where the Peace Prize is awarded, its cited sentence saying Norway);
+uncited claims are dropped; a question about the present is not answered from
 old reports alone when a newer one was given. Citations are the cited sentences' exact article offsets, and the
 answer's text shows them under the model's words, so the claim and its evidence are read together. What is
 removed is listed in the answer's notes. Errors, timeouts, a stream cut off and unusable replies fall back to
@@ -77,7 +78,6 @@ REASONS = {
     "is a question or a heading": "cited a question or a heading",
     "do not support": "claim not supported by its sentences",
     "does not support it": "a cited sentence does not support it",
-    "cited sentence": "re-cited to the given sentence that states it",
     "older than": "cites only old reports though a newer one was given",
 }
 
@@ -307,20 +307,8 @@ class LlmAnswerer:
             if relevant and self._supports(question, claim.text, terms, relevant):
                 return relevant
         cites = "".join(f"[{n}]" for n in claim.cited)
-        if terms and (stating := self._stating(question, claim.text, terms, given)) is not None:
-            notes.append(f"cited sentence {stating.n} instead of {cites}: it states {claim.text!r}")
-            return [stating]
         notes.append(f"removed a claim its sentences do not support: {claim.text!r} {cites}")
         return []
-
-    def _stating(self, question: str, claim: str, terms: set[str], given: list[Numbered]) -> Numbered | None:
-        """The first given sentence that holds every key term of the claim and states it. A small model often
-        gets a claim right from its evidence but cites the wrong number; the sentence that does state it is
-        cited instead (a note says so), held to the same check."""
-        for sentence, words in zip(given, _words([s.text for s in given]), strict=True):
-            if is_statement(sentence.text) and terms <= words and self._supports(question, claim, terms, [sentence]):
-                return sentence
-        return None
 
     def _supports(self, question: str, claim: str, terms: set[str], sentences: Sequence[Numbered]) -> bool:
         """Whether ``sentences`` state ``claim``: every number of it is theirs, and the terms it adds to the
