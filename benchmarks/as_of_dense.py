@@ -26,12 +26,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 TOP = 50
 
 
-def percentiles(values: list[float]) -> str:
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return f"{statistics.median(values):.1f} / {cuts[89]:.1f} / {cuts[98]:.1f}"
+def spread(values: list[float]) -> str:
+    """p50 / p90 / p99, as scale_bench.py computes them."""
+    from scale_bench import percentiles
+
+    return " / ".join(f"{value:.1f}" for value in percentiles(values).values())
 
 
 def main() -> None:
@@ -92,7 +95,7 @@ def main() -> None:
     print(f"ids listed per question: median {statistics.median(listed):.0f}, max {max(listed)}")
     print(f"{'dense top-50 as of a past day':<44} {'ms p50 / p90 / p99':>22}  share of the exact top-50")
     for name in ways:
-        print(f"  {name:<42} {percentiles(times[name]):>22}  {statistics.mean(recall[name]):.3f}")
+        print(f"  {name:<42} {spread(times[name]):>22}  {statistics.mean(recall[name]):.3f}")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ class Store:
         self.last_repair = self.repair() if write else RepairReport(0, 0)
         if write:
             self._date_undated_vectors()
-        self._days_compared = self._registry.meta().get(VECTOR_DAYS) == "1"
+        self._days_compared = False  # read at the first question that needs it (``_vectors_dated``)
 
     def close(self) -> None:
         if self._keywords is not None:

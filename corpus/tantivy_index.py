@@ -23,7 +23,7 @@ from typing import Any
 import tantivy
 
 from newsbot.corpus.registry import SQLiteRegistry
-from newsbot.records import Filters
+from newsbot.records import Filters, day_number
 from newsbot.text import keyword_forms, keyword_terms, keyword_tokens
 
 INDEX_FOLDER = "tantivy"
@@ -126,7 +126,7 @@ class TantivyIndex:
             for (row, _, article, source, published), counts in zip(batch, tokens, strict=True):
                 body = " ".join(" ".join([token] * count) for token, count in counts.items())
                 writer.add_document(
-                    tantivy.Document(body=body, article=article, source=source, day=_day(published) or 0, row=row)
+                    tantivy.Document(body=body, article=article, source=source, day=day_number(published), row=row)
                 )
             written += len(batch)
         return written
@@ -200,11 +200,11 @@ class TantivyIndex:
     def _filters(self, filters: Filters) -> list[tantivy.Query]:
         """The filters as queries every hit must match (``as_of`` lets undated chunks, day 0, through)."""
         found = []
-        lower, upper = _day(filters.since), _day(filters.until)
+        lower, upper = day_number(filters.since), day_number(filters.until)
         if lower or upper:
-            found.append(self._days(lower or 1, upper))
+            found.append(self._days(lower or 1, upper or None))
         if filters.as_of:
-            found.append(self._days(None, _day(filters.as_of)))
+            found.append(self._days(None, day_number(filters.as_of) or None))
         if filters.source:
             found.append(tantivy.Query.term_query(self._schema, "source", filters.source))
         if filters.article_ids is not None:
@@ -219,9 +219,3 @@ def _stems(terms: Sequence[str]) -> list[str]:
     """The index tokens that match the terms: each term's forms as the one tokenizer stems them."""
     forms = [form for term in terms for form in keyword_forms(term)]
     return sorted(set().union(*(counts.keys() for counts in keyword_tokens(forms)))) if forms else []
-
-
-def _day(iso: str | None) -> int | None:
-    """yyyymmdd of an ISO date (its first ten characters); None for none or one that is not a date."""
-    digits = (iso or "")[:10].replace("-", "")
-    return int(digits) if len(digits) == 8 and digits.isdigit() else None

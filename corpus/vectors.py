@@ -18,7 +18,7 @@ import numpy as np
 from chromadb.config import Settings
 
 from newsbot.corpus.errors import VectorStoreError
-from newsbot.records import Chunk, Filters
+from newsbot.records import Chunk, Filters, day_number
 from newsbot.settings import StoreSettings
 
 _PAGE = 5000
@@ -185,11 +185,6 @@ def chunk_metadata(chunk: Chunk, source: str, published: str | None) -> dict[str
         meta["published"] = published
     meta["published_day"] = day_number(published)
     return meta
-
-
-def day_number(published: str | None) -> int:
-    """yyyymmdd of an ISO date; 0 for none (an undated chunk is visible as of any day)."""
-    return int(published[:10].replace("-", "")) if published else 0
 
 
 def _where(filters: Filters, hidden: Sequence[str] | None) -> dict[str, Any] | None:

@@ -55,6 +55,13 @@ def article_of_chunk(chunk: str) -> str:
     return chunk.rsplit("-", 2)[0]
 
 
+def day_number(iso: str | None) -> int:
+    """yyyymmdd of an ISO date (its first ten characters); 0 for none or one that is not a date (an undated
+    chunk is day 0 in Chroma and Tantivy, visible as of any day)."""
+    digits = (iso or "")[:10].replace("-", "")
+    return int(digits) if len(digits) == 8 and digits.isdigit() else 0
+
+
 def text_hash(text: str) -> str:
     """Hash of the text with whitespace normalised, so re-wrapped copies of one story compare equal."""
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
