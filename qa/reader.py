@@ -39,15 +39,24 @@ def reader_input(question: str, title: str, sentence: str) -> tuple[str, str]:
 def tokenize(
     tokenizer: Any, pairs: Sequence[tuple[str, str]], max_tokens: int = MAX_TOKENS, tensors: str = "pt"
 ) -> Any:
-    """The model's input for pairs from ``reader_input``: the sentence side is cut when too long."""
+    """The model's input for pairs from ``reader_input``: the sentence side is cut when too long, and a question
+    too long to leave the sentence its share keeps only its last words (where a question's question stands)."""
+    questions = {a: _question_kept(tokenizer, a, max_tokens // 2) for a in dict.fromkeys(a for a, _ in pairs)}
     return tokenizer(
-        [a for a, _ in pairs],
+        [questions[a] for a, _ in pairs],
         [b for _, b in pairs],
         truncation="only_second",
         max_length=max_tokens,
         padding=True,
         return_tensors=tensors,
     )
+
+
+def _question_kept(tokenizer: Any, question: str, limit: int) -> str:
+    """``question``, or its last ``limit`` tokens' words when it has more: cutting only the sentence side cannot
+    make room for a question that alone fills the model's input."""
+    tokens = tokenizer.tokenize(question)
+    return question if len(tokens) <= limit else tokenizer.convert_tokens_to_string(tokens[-limit:])
 
 
 class TrainedReader:

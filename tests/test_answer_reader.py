@@ -90,6 +90,20 @@ def test_the_int8_reader_scores_a_sentence_the_same_alone_and_among_others(sampl
     assert reader.score("Who controls Derna?", []) == []
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_question_longer_than_the_models_input_is_read_by_its_end(sample_config: Settings, runtime: str) -> None:
+    """Cutting only the sentence side cannot make room for a question that alone fills the reader's 96 tokens
+    (the tokenizer raised, and `ask` with it): such a question keeps its last words, where its question is."""
+    preamble = "Libya has had rival administrations in the east and the west since the fighting of 2014. " * 8
+    sentence = ("Derna", "The town of Derna is under the control of the Majlis Shura, a coalition of Islamist militias.")
+    reader = load_reader(READER, 1, runtime)
+    long_score, short_score = (reader.score(q, [sentence])[0] for q in (preamble + "Who controls Derna?", "x"))
+    assert long_score != short_score
+    with Store(sample_config) as store:
+        answer, _ = QA(store, sample_config).ask(preamble + "Who controls Derna?")
+    assert answer.citations and not answer.abstained
+
+
 def test_the_int8_reader_is_quantised_once_and_cached() -> None:
     """The first load quantises (about a minute); every later load, in any process, reads the cached model."""
     reader = load_reader(READER, 1, "openvino")
