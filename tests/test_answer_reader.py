@@ -95,7 +95,7 @@ def test_a_question_longer_than_the_models_input_is_read_by_its_end(sample_confi
     """Cutting only the sentence side cannot make room for a question that alone fills the reader's 96 tokens
     (the tokenizer raised, and `ask` with it): such a question keeps its last words, where its question is."""
     preamble = "Libya has had rival administrations in the east and the west since the fighting of 2014. " * 8
-    sentence = ("Derna", "The town of Derna is under the control of the Majlis Shura, a coalition of Islamist militias.")
+    sentence = ("Derna", "The town of Derna is under the control of the Majlis Shura, a coalition of militias.")
     reader = load_reader(READER, 1, runtime)
     long_score, short_score = (reader.score(q, [sentence])[0] for q in (preamble + "Who controls Derna?", "x"))
     assert long_score != short_score
