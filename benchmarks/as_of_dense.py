@@ -7,9 +7,10 @@ Prints ms p50 / p90 / p99 of each (the registry's list of later articles include
 list held, and how much of the exact top-50 (every visible vector scored) each finds.
 
 Each question is asked as of its own `question_date`, warm, one process, each way in a pass of its own (a way
-timed between the others ran in their wake: the product's p50 at 1M read 367 ms so, 23 ms in its own pass); the question's
-vector is encoded once, outside the timing. A store written before its undated chunks carried day 0 is dated
-first by opening it as a writer (the product does that at a writer's first open; printed with its time).
+timed between the others ran in their wake: the product's p50 at 1M read 367 ms so, 23 ms in its own pass);
+the question's vector is encoded once, outside the timing. A store written before its undated chunks carried
+day 0 is dated first by opening it as a writer (the product does that at a writer's first open; printed with
+its time).
 
     python benchmarks/as_of_dense.py --store var/q1 ../shared/data/realtimeqa-2025q1/*_qa.jsonl
 """
