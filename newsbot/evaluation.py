@@ -13,6 +13,7 @@ San Diego fire does not state which city burned). Scores are reported for both.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import statistics
@@ -189,8 +190,15 @@ def load_realtimeqa(path: Path, corpus: Path | None = None) -> list[EvalQuestion
             gold = item["choices"][int(item["answer"][0])]
             scope = keys.get(item["question_id"]) if corpus else None
             as_of = item["question_date"].replace("/", "-") if item.get("question_date") else None
-            questions.append(EvalQuestion(item["question_id"], item["question_sentence"], (gold,), scope, as_of))
+            question = _plain(item["question_sentence"])
+            questions.append(EvalQuestion(item["question_id"], question, (gold,), scope, as_of))
     return questions
+
+
+def _plain(text: str) -> str:
+    """A question as a reader sees it: some weeks' questions carry their quiz page's links as HTML
+    (``<a data-analytics-id=... href=...>Dubai</a> chocolate``), which would be asked as words."""
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", "", text)).split())
 
 
 def _search_result_keys(corpus: Path) -> dict[str, tuple[str, ...]]:

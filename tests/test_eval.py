@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from newsbot.evaluation import load_realtimeqa
 from tests.conftest import ROOT, SAMPLES, WebServer
 from tests.fake_openai import FakeOpenAI
 from tests.test_cli import newsbot_env, run
@@ -173,3 +174,20 @@ def test_eval_asks_each_question_as_of_its_question_date(tmp_path: Path):
     assert row["as_of"] == "2024-03-08"
     assert not row["answerable"] and row["first_hit_rank"] is None
     assert "Brightwater" not in row["newsbot"]["text"]
+
+
+def test_realtimeqa_questions_are_read_as_plain_text(tmp_path: Path):
+    """Some weeks' questions carry their quiz page's links as HTML; the markup is not part of the question."""
+    row = {
+        "question_id": "20250502_1",
+        "question_date": "2025/05/02",
+        "question_sentence": 'Demand for <a data-analytics-id="inline-link" href="https://example.org/tag/dubai">'
+        "Dubai</a> chocolate &amp; pastries caused a shortage of which nut?",
+        "choices": ["Pistachio", "Almond"],
+        "answer": ["0"],
+    }
+    path = tmp_path / "20250502_qa.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    (question,) = load_realtimeqa(path)
+    assert question.question == "Demand for Dubai chocolate & pastries caused a shortage of which nut?"
+    assert (question.gold, question.as_of) == (("Pistachio",), "2025-05-02")
