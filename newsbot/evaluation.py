@@ -13,7 +13,6 @@ San Diego fire does not state which city burned). Scores are reported for both.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import statistics
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from newsbot.corpus.store import Store
-from newsbot.ingest.formats import InputError, article_from_record
+from newsbot.ingest.formats import InputError, article_from_record, html_fragment_text
 from newsbot.qa.llm import reply_outcome
 from newsbot.records import Answer, Filters, Passage
 from newsbot.sentences import sentence_spans
@@ -190,15 +189,9 @@ def load_realtimeqa(path: Path, corpus: Path | None = None) -> list[EvalQuestion
             gold = item["choices"][int(item["answer"][0])]
             scope = keys.get(item["question_id"]) if corpus else None
             as_of = item["question_date"].replace("/", "-") if item.get("question_date") else None
-            question = _plain(item["question_sentence"])
+            question = html_fragment_text(item["question_sentence"])  # some carry their quiz page's HTML links
             questions.append(EvalQuestion(item["question_id"], question, (gold,), scope, as_of))
     return questions
-
-
-def _plain(text: str) -> str:
-    """A question as a reader sees it: some weeks' questions carry their quiz page's links as HTML
-    (``<a data-analytics-id=... href=...>Dubai</a> chocolate``), which would be asked as words."""
-    return " ".join(html.unescape(re.sub(r"<[^>]*>", "", text)).split())
 
 
 def _search_result_keys(corpus: Path) -> dict[str, tuple[str, ...]]:
