@@ -5,7 +5,7 @@ Steps: imports, the store opened, the answerer built (embedding model and reader
 search (embedded Chroma loads the store's HNSW index here), the first keyword search, the first whole answer,
 then every --every answers up to --questions (the 2025q1 RealTimeQA questions, as of today), and last after
 glibc's malloc_trim (how much of the growth is freed memory the allocator kept). The baseline the steps compare
-against is the process before any of it.
+against is the process before any of it (with numpy and this script's helpers loaded).
 
     python benchmarks/ask_memory.py --store var/scale/sqlite-1000000 [--questions 100] [--every 25]
 """
@@ -21,16 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def memory_mb() -> dict[str, int]:
-    """VmRSS, RssAnon and RssFile of this process, MB."""
-    fields = ("VmRSS", "RssAnon", "RssFile")
-    lines = Path("/proc/self/status").read_text().splitlines()
-    return {name: int(line.split()[1]) // 1024 for line in lines for name in fields if line.startswith(name + ":")}
+from scale_bench import status_mb  # noqa: E402  (numpy with it: in the first row's figure)
 
 
 def show(step: str) -> None:
-    now = memory_mb()
+    now = {name: int(mb) for name, mb in status_mb(("VmRSS", "RssAnon", "RssFile")).items()}
     print(f"  {step:<44} {now['VmRSS']:>7,} {now['RssAnon']:>7,} {now['RssFile']:>7,}", flush=True)
 
 

@@ -57,11 +57,14 @@ def percentiles(times: list[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(times), 1), "p90": round(cuts[89], 1), "p99": round(cuts[98], 1)}
 
 
+def status_mb(fields: tuple[str, ...] = ("VmRSS",), pid: int | str = "self") -> dict[str, float]:
+    """Memory fields (VmRSS, RssAnon, ...) of a process's /proc status, MB."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {name: int(line.split()[1]) / 1024 for line in lines for name in fields if line.startswith(name + ":")}
+
+
 def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return status_mb().get("VmRSS", 0.0)
 
 
 def folder_mb(folder: Path) -> float:
@@ -85,10 +88,7 @@ def settings_for(folder: Path, chroma_port: int = 0) -> Any:
 
 
 def process_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return status_mb(pid=pid).get("VmRSS", 0.0)
 
 
 def chroma_server_rss_mb(port: int) -> float | None:
