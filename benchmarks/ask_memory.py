@@ -3,9 +3,11 @@ up and answering, as the bot does it, on one store (embedded profile, or whateve
 
 Steps: imports, the store opened, the answerer built (embedding model and reader loaded), the first dense
 search (embedded Chroma loads the store's HNSW index here), the first keyword search, the first whole answer,
-then every --every answers up to --questions (the 2025q1 RealTimeQA questions, as of today), and last after
-glibc's malloc_trim (how much of the growth is freed memory the allocator kept). The baseline the steps compare
-against is the process before any of it (with numpy and this script's helpers loaded).
+then every --every answers up to --questions (distinct RealTimeQA questions, the 2025q1 ones then the validation
+weeks', 830 in all, as of today: a bot's questions do not repeat, and each brings the models' native runtimes
+inputs of new sizes), and last after glibc's malloc_trim (how much of the growth is freed memory the allocator
+kept). The baseline the steps compare against is the process before any of it (with numpy and this script's
+helpers loaded).
 
     python benchmarks/ask_memory.py --store var/scale/sqlite-1000000 [--questions 100] [--every 25]
 """
@@ -37,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'RSS, MB, after':<46} {'total':>7} {'anon':>7} {'file':>7}")
     show("the process started")
-    from scale_bench import K, engine_settings, load_questions
+    from scale_bench import QUESTIONS, K, engine_settings, load_questions
 
     from newsbot.corpus.store import Store
     from newsbot.qa.chain import QA
@@ -46,7 +48,7 @@ def main() -> None:
 
     show("imports")
     config = engine_settings(args.store, "auto")
-    questions = load_questions(args.questions)
+    questions = load_questions(args.questions, (QUESTIONS, QUESTIONS.parent / "realtimeqa-2025q2q4"))
     filters = Filters(as_of=today())
     with Store(config) as store:
         show(f"the store opened ({store.summary()['chunks']:,} chunks)")

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.scale_bench import status_mb
 from newsbot.corpus.store import Store
 from newsbot.ingest.pipeline import ingest
 from tests.bot_replicas import BotProcess, start_replicas, webhook_env
@@ -94,9 +95,7 @@ class RssSampler:
 def vm_rss(pid: int) -> int:
     """Resident memory of ``pid`` in bytes (0 once it has exited)."""
     with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+        return int(status_mb(pid=pid).get("VmRSS", 0) * 1024 * 1024)
     return 0
 
 

@@ -140,13 +140,17 @@ def engine_settings(folder: Path, engine: str, chroma_port: int = 0) -> Any:
     return config.model_copy(update={"store": config.store.model_copy(update={"keyword_engine": engine})})
 
 
-def load_questions(limit: int) -> list[str]:
+def load_questions(limit: int, folders: tuple[Path, ...] = (QUESTIONS,)) -> list[str]:
+    """The first ``limit`` (0: all) distinct questions of the RealTimeQA ``folders``, as plain text."""
+    from newsbot.ingest.formats import html_fragment_text
+
     questions = [
-        json.loads(line)["question_sentence"]
-        for path in sorted(QUESTIONS.glob("*_qa.jsonl"))
+        html_fragment_text(json.loads(line)["question_sentence"])
+        for folder in folders
+        for path in sorted(folder.glob("*_qa.jsonl"))
         for line in path.read_text(encoding="utf-8").splitlines()
     ]
-    return questions[: limit or None]
+    return list(dict.fromkeys(questions))[: limit or None]
 
 
 def timed(steps: dict[str, Callable[[str], Any]], questions: list[str]) -> tuple[dict[str, list[float]], list[dict]]:

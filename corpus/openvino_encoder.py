@@ -34,9 +34,13 @@ class UnsupportedModelError(ValueError):
 SHORTER = 0.6  # a text shorter than this share of its batch's first text starts a new batch
 INT8_PRESET = "mixed"  # NNCF's: asymmetric activations; the top sentence agreed with fp32's for 96 of 100 questions
 SHORT_TEXT = 64  # characters (about 16 tokens): texts this short share one batch whatever their lengths
-# Batches are padded to a multiple of this many tokens: OpenVINO prepares each new input shape, and fewer distinct
-# shapes cut a question's sentence embedding from 90 to 74 ms (median, interleaved runs; vectors move < 0.005)
-PAD_MULTIPLE = 8
+# Every call's input is padded up to one of these row counts and token widths. OpenVINO's CPU plugin prepares and
+# keeps native state for each input shape it meets, so an answering process that met every (rows, width) grew by
+# hundreds of MB over its first few hundred answers; with the shapes bounded it stops growing (README, Scale).
+# Fewer distinct shapes were also faster: padding to multiples of 8 tokens cut a question's sentence embedding
+# from 90 to 74 ms (median, interleaved runs; vectors move < 0.005).
+ROW_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # then multiples of 64
+WIDTH_BUCKETS = (8, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256)
 
 
 class OpenVinoEncoder:
@@ -82,9 +86,9 @@ class OpenVinoEncoder:
         """L2-normalised vectors; texts are encoded longest first so that batches pad little."""
         vectors: np.ndarray | None = None
         for index in length_batches([len(t) for t in texts], self.batch_size, SHORT_TEXT):
-            batch = self._tokenize([texts[i] for i in index])
-            hidden = self._compiled(batch)[0]
-            pooled = self._pool(np.asarray(hidden, dtype=np.float32), batch["attention_mask"])
+            batch = bucketed(self._tokenize([texts[i] for i in index]), self.max_length, self.tokenizer.pad_token_id)
+            hidden = np.asarray(self._compiled(batch)[0], dtype=np.float32)[: len(index)]
+            pooled = self._pool(hidden, batch["attention_mask"][: len(index)])
             if vectors is None:
                 vectors = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
             vectors[index] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
@@ -98,7 +102,6 @@ class OpenVinoEncoder:
             truncation=True,
             max_length=self.max_length,
             return_tensors="np",
-            pad_to_multiple_of=PAD_MULTIPLE if self.max_length % PAD_MULTIPLE == 0 else None,  # within max_length
         )
         return {name: found[name] for name in self._inputs}
 
@@ -107,6 +110,21 @@ class OpenVinoEncoder:
             return hidden[:, 0]
         weights = mask[..., None].astype(np.float32)
         return (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+
+
+def bucketed(inputs: dict[str, np.ndarray], max_width: int, pad_id: int | None) -> dict[str, np.ndarray]:
+    """``inputs`` (token ids, masks: rows x width) padded up to the next of ``ROW_BUCKETS`` rows (copies of the
+    first row, whose outputs the caller drops) and of ``WIDTH_BUCKETS`` tokens (padding: ``pad_id``, masked out),
+    never wider than ``max_width``. Rows of a transformer do not see each other, and masked tokens are not seen."""
+    rows, width = next(iter(inputs.values())).shape
+    to_rows = next((b for b in ROW_BUCKETS if b >= rows), -(-rows // 64) * 64)
+    to_width = max(width, min(next((b for b in WIDTH_BUCKETS if b >= width), max_width), max_width))
+    padded = {}
+    for name, values in inputs.items():
+        fill = (pad_id or 0) if name == "input_ids" else 0
+        wide = np.pad(values, ((0, 0), (0, to_width - width)), constant_values=fill)
+        padded[name] = np.concatenate([wide, np.repeat(wide[:1], to_rows - rows, axis=0)])
+    return padded
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, floor: int = 0) -> list[np.ndarray]:

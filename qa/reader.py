@@ -91,7 +91,9 @@ class TrainedReader:
             pairs = [reader_input(*triple) for triple in calibration_pairs(CALIBRATION)]
             sources = (WEIGHTS / f"{name}.safetensors", CALIBRATION)
             xml = quantized_model(model.eval(), self._encode, pairs, sources, name)
-            self._openvino: OpenVinoReader | None = OpenVinoReader(xml, threads)
+            self._openvino: OpenVinoReader | None = OpenVinoReader(
+                xml, threads, self.max_tokens, self.tokenizer.pad_token_id
+            )
             return
         self._openvino = None
         self.model = _int8(model.eval())

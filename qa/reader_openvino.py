@@ -21,19 +21,21 @@ from typing import Any
 import numpy as np
 
 from newsbot.corpus.embedder import cache_dir
-from newsbot.corpus.openvino_encoder import cached_model, length_batches, static_int8, toolkit_versions
+from newsbot.corpus.openvino_encoder import bucketed, cached_model, length_batches, static_int8, toolkit_versions
 
 
 class OpenVinoReader:
-    """Scores tokenised (question, sentence) pairs with the int8 model; ``encode`` turns pairs into inputs."""
+    """Scores tokenised (question, sentence) pairs, at most ``max_tokens`` wide, with the int8 model."""
 
-    def __init__(self, xml: Path, threads: int | None) -> None:
+    def __init__(self, xml: Path, threads: int | None, max_tokens: int, pad_id: int | None) -> None:
         import openvino as ov
 
         config = {"INFERENCE_NUM_THREADS": threads} if threads else {}
         self._compiled = ov.Core().compile_model(str(xml), "CPU", config)
         self._inputs = [port.get_any_name() for port in self._compiled.inputs]
         self._lock = threading.Lock()  # one compiled model runs one inference at a time
+        self._max_tokens = max_tokens
+        self._pad_id = pad_id
 
     def score(self, inputs: dict[str, np.ndarray]) -> list[float]:
         """One logit per row of the tokenised batch, the longest rows run together, the short ones apart."""
@@ -43,7 +45,8 @@ class OpenVinoReader:
             for rows in length_batches(lengths.tolist(), len(lengths)):
                 width = int(lengths[rows].max())
                 batch = {name: inputs[name][rows, :width] for name in self._inputs}
-                scores[rows] = np.asarray(self._compiled(batch)[0])[:, 0]
+                found = self._compiled(bucketed(batch, self._max_tokens, self._pad_id))[0]
+                scores[rows] = np.asarray(found)[: len(rows), 0]
         return [float(s) for s in scores]
 
 

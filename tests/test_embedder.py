@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from newsbot.corpus.embedder import Embedder, cache_dir
-from newsbot.corpus.openvino_encoder import SHORT_TEXT, length_batches
+from newsbot.corpus.openvino_encoder import ROW_BUCKETS, SHORT_TEXT, WIDTH_BUCKETS, bucketed, length_batches
 from newsbot.qa.reader import CALIBRATION, calibration_texts
 from newsbot.settings import Settings
 
@@ -58,3 +58,36 @@ def test_the_int8_copy_scores_sentences_as_the_model_does_and_is_cached():
     assert Embedder(Settings().embedding).int8_encoder(calibration)(texts[:1]).shape == (1, embedder.dimension)
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps
     assert encode([]).shape == (0, embedder.dimension)
+
+
+def test_inputs_are_padded_to_a_bounded_set_of_shapes_that_changes_no_vector():
+    """OpenVINO keeps native state for every input shape it meets, so an answering process that met every (rows,
+    width) kept growing: each call's input is padded to one of a few shapes, and the padding (copies of the first
+    row, masked tokens) changes no vector."""
+    ids = np.array([[101, 7, 8, 102], [101, 9, 102, 0], [101, 5, 6, 102]])
+    padded = bucketed({"input_ids": ids, "attention_mask": (ids > 0).astype(int)}, 256, 0)
+    assert padded["input_ids"].shape == (3, 8) and padded["attention_mask"][:, 4:].sum() == 0
+    assert bucketed({"input_ids": ids[:1, :3]}, 256, 0)["input_ids"].shape == (1, 8)
+    assert bucketed({"input_ids": np.ones((5, 250), int)}, 256, 0)["input_ids"].shape == (6, 256)
+    assert bucketed({"input_ids": np.ones((70, 90), int)}, 90, 0)["input_ids"].shape == (96, 90)
+    assert bucketed({"input_ids": np.ones((300, 9), int)}, 90, 0)["input_ids"].shape == (320, 16)
+    assert np.array_equal(bucketed({"input_ids": ids[:2]}, 256, 0)["input_ids"][:2, :4], ids[:2])
+
+    embedder = Embedder(Settings().embedding)
+    encoder = embedder._openvino
+    assert encoder is not None, "the default embedding runtime is OpenVINO"
+    shapes: set[tuple[int, int]] = set()
+    compiled = encoder._compiled
+
+    def recording(inputs: dict[str, np.ndarray]) -> object:
+        shapes.add(inputs["input_ids"].shape)
+        return compiled(inputs)
+
+    encoder._compiled = recording
+    words = "the council in Derna said on Tuesday that forces loyal to the eastern government".split()
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        texts = [" ".join(rng.choice(words, rng.integers(1, 60))) for _ in range(rng.integers(1, 40))]
+        vectors = embedder.encode(texts)
+    assert shapes <= {(r, w) for r in ROW_BUCKETS for w in WIDTH_BUCKETS}, shapes
+    assert np.allclose(vectors, np.stack([embedder.encode([text])[0] for text in texts]), atol=1e-5)
