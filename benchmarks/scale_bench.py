@@ -24,7 +24,7 @@ the answering process's.
 
     python benchmarks/scale_bench.py [--sizes 100000,300000,1000000] [--out var/scale] [--no-vectors]
         [--engines tantivy,registry] [--keyword-only] [--limit N]
-    NEWSBOT_STORE__POSTGRES__DSN=postgresql://... python benchmarks/scale_bench.py --backend postgres \
+    NEWSBOT_STORE__POSTGRES__DSN=postgresql://... python benchmarks/scale_bench.py --backend postgres \\
         --sizes 1000000 --chroma-port 8000 [--chroma-path DIR]
 """
 
