@@ -33,6 +33,7 @@ from newsbot.corpus.errors import StoreError
 from newsbot.corpus.registry import (
     CHUNK_RECORD,
     FEED_COLUMNS,
+    KEYWORD_BATCH,
     UNDATED_CHUNKS,
     Feed,
     RegistryStats,
@@ -51,6 +52,8 @@ DEAD_WRITER_WAIT = "10s"  # how long a writer waits for a dead local writer's se
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
 # BM25's term-frequency part at a typical chunk length: the order of the postings_impact index (migration 0002),
 # whose expression this must repeat exactly for PostgreSQL to use it.
+# keyword_changes rows kept for the machines' Tantivy indexes (migration 0003): one further behind rebuilds.
+KEYWORD_CHANGES_KEPT = 500_000
 IMPACT = "((p.tf / (p.tf + 1.2 * (0.25 + 0.75 * p.length / 100.0)))::real)"
 # The question's tokens (with how often each is asked for) weighted by their idf; BM25's collection figures.
 _QUERY_TERMS = (
@@ -326,6 +329,61 @@ class PostgresRegistry:
             weights[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
         return weights
 
+    # -- what a machine's Tantivy index reads (see migration 0003) ------------------------------------------
+    def keyword_generation(self) -> int:
+        """The highest change number committed: what an index in step has applied."""
+        return self._one("SELECT coalesce(max(seq), 0) FROM keyword_changes")
+
+    def keyword_changes(self, after: int) -> list[int] | None:
+        """The rowids of the chunks added or removed since generation ``after`` (possibly some committed after the
+        generation was read: applying a chunk's current state twice is harmless); None when some were trimmed
+        already or ``after`` is from another database (the index must then be rebuilt)."""
+        trimmed = int(self.meta().get("keyword_trimmed", "0"))
+        if after < trimmed or after > self.keyword_generation():
+            return None
+        return [r[0] for r in self._rows("SELECT DISTINCT row FROM keyword_changes WHERE seq > %s", (after,))]
+
+    def trim_keyword_changes(self, upto: int) -> None:
+        """Forget the changes up to ``upto`` that are also older than the newest ``KEYWORD_CHANGES_KEPT``: other
+        machines' indexes may not have applied them yet."""
+        with self._transaction() as db:
+            cut = min(upto, db.execute("SELECT coalesce(max(seq), 0) FROM keyword_changes").fetchone()[0])
+            cut -= KEYWORD_CHANGES_KEPT
+            if cut > 0 and db.execute("DELETE FROM keyword_changes WHERE seq <= %s", (cut,)).rowcount:
+                db.execute(
+                    "UPDATE meta SET value = greatest(value::bigint, %s)::text WHERE key = 'keyword_trimmed'", (cut,)
+                )
+
+    def keyword_documents(self, rows: Sequence[int] | None = None) -> Iterator[list[tuple[Any, ...]]]:
+        """(rowid, text, article id, source, published) of the given chunk rowids that exist (None: every
+        chunk), in batches."""
+        select = (
+            'SELECT c.rowid, substr(a.text, c.start + 1, c."end" - c.start), a.id, a.source, a.published '
+            "FROM chunks c JOIN articles a ON a.id = c.article_id"
+        )
+        if rows is None:
+            last = 0
+            while batch := self._rows(f"{select} WHERE c.rowid > %s ORDER BY c.rowid LIMIT %s", (last, KEYWORD_BATCH)):
+                yield batch
+                last = batch[-1][0]
+            return
+        for lo in range(0, len(rows), KEYWORD_BATCH):
+            yield self._rows(f"{select} WHERE c.rowid = ANY(%s)", (list(rows[lo : lo + KEYWORD_BATCH]),))
+
+    def chunk_ids_passing(self, ranked: list[tuple[int, float]], filters: Filters) -> list[tuple[str, float]]:
+        """(chunk id, score) of ranked (rowid, score) pairs whose chunk exists and passes the filters, in order."""
+        if not ranked:
+            return []
+        conditions, params = filter_sql(filters, "%s")
+        ids = dict(
+            self._rows(
+                "SELECT c.rowid, c.id FROM chunks c JOIN articles a ON a.id = c.article_id "
+                f"WHERE c.rowid = ANY(%s) {conditions}",
+                ([row for row, _ in ranked], *params),
+            )
+        )
+        return [(ids[row], score) for row, score in ranked if row in ids]
+
     def stats(self) -> RegistryStats:
         articles, first, last = self._rows("SELECT count(*), min(published), max(published) FROM articles")[0]
         sources = dict(
@@ -375,7 +433,7 @@ class PostgresRegistry:
         now = _now()
         with self._transaction() as db:
             _serialize_writes(db)
-            dropped, held = self._drop_chunks(db, [article.id for article, _ in batch])
+            dropped, dropped_rows, held = self._drop_chunks(db, [article.id for article, _ in batch])
             with db.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO articles (id, key, title, source, published, url, dateline, origin, text, text_hash, "
@@ -416,6 +474,7 @@ class PostgresRegistry:
                     ),
                 ).fetchall()
             )
+            _log_keyword_changes(db, [*dropped_rows, *rowids.values()])
             with db.cursor() as cursor, cursor.copy("COPY postings (term, chunk, tf, length) FROM STDIN") as copy:
                 for chunk, found, length in zip(chunks, counts, lengths, strict=True):
                     for term, tf in found.items():
@@ -448,7 +507,8 @@ class PostgresRegistry:
         writer = self._require_writer()
         with self._transaction() as db:
             _serialize_writes(db)
-            removed, held = self._drop_chunks(db, article_ids)
+            removed, removed_rows, held = self._drop_chunks(db, article_ids)
+            _log_keyword_changes(db, removed_rows)
             self._count_terms(db, Counter({term: -n for term, n in held.items()}))
             db.execute("DELETE FROM articles WHERE id = ANY(%s)", (list(article_ids),))
             self._journal_deletes(db, writer, removed)
@@ -461,9 +521,9 @@ class PostgresRegistry:
             db.execute("DELETE FROM pending WHERE writer = %s AND chunk_id = ANY(%s)", (writer, list(chunk_ids)))
 
     @staticmethod
-    def _drop_chunks(db: psycopg.Connection, article_ids: Sequence[str]) -> tuple[list[str], Counter[str]]:
-        """Remove the chunks (and postings) of these articles; returns their ids and how many of them held each
-        term (to take off the terms' document frequencies)."""
+    def _drop_chunks(db: psycopg.Connection, article_ids: Sequence[str]) -> tuple[list[str], list[int], Counter[str]]:
+        """Remove the chunks (and postings) of these articles; returns their ids, their rowids and how many of
+        them held each term (to take off the terms' document frequencies)."""
         held = Counter(
             term
             for (term,) in db.execute(
@@ -473,14 +533,14 @@ class PostgresRegistry:
             )
         )
         rows = db.execute(
-            "DELETE FROM chunks WHERE article_id = ANY(%s) RETURNING id, length", (list(article_ids),)
+            "DELETE FROM chunks WHERE article_id = ANY(%s) RETURNING id, length, rowid", (list(article_ids),)
         ).fetchall()
         if rows:
             db.execute(
                 "UPDATE keyword_totals SET chunks = chunks - %s, tokens = tokens - %s",
-                (len(rows), sum(length for _, length in rows)),
+                (len(rows), sum(length for _, length, _ in rows)),
             )
-        return [cid for cid, _ in rows], held
+        return [cid for cid, _, _ in rows], [rowid for _, _, rowid in rows], held
 
     @staticmethod
     def _count_terms(db: psycopg.Connection, change: Counter[str]) -> None:
@@ -585,6 +645,12 @@ def _query_tokens(term: str) -> list[str]:
     """The index tokens FTS5 would look for to match ``term``: one phrase per form (a phrase of several tokens,
     rare with \\w+ words, is asked for token by token)."""
     return [token for found in keyword_tokens(keyword_forms(term)) for token in found]
+
+
+def _log_keyword_changes(db: psycopg.Connection, rowids: Sequence[int]) -> None:
+    """Log chunk rowids added or removed (inside a transaction that began with ``_serialize_writes``)."""
+    if rowids:
+        db.execute("INSERT INTO keyword_changes (row) SELECT unnest(%s::bigint[])", (list(rowids),))
 
 
 def _process_alive(pid: int) -> bool:

@@ -16,6 +16,7 @@ it from the registry.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sys
 import threading
@@ -32,7 +33,7 @@ from newsbot.corpus.embedder import Encoder, load_embedder
 from newsbot.corpus.errors import ModelMismatchError, StoreError
 from newsbot.corpus.postgres_registry import PostgresRegistry
 from newsbot.corpus.registry import Feed, Registry, SQLiteRegistry, StoredArticle, Watch
-from newsbot.corpus.tantivy_index import TantivyIndex
+from newsbot.corpus.tantivy_index import TantivyIndex, index_folder, keeper_lock
 from newsbot.corpus.vectors import VectorIndex, chunk_metadata
 from newsbot.records import Article, Chunk, Filters, Passage, article_id, article_of_chunk
 from newsbot.settings import Settings, postgres_dsn
@@ -45,6 +46,9 @@ DELETE_BATCH = 500  # articles removed per transaction (PostgreSQL: advisory loc
 VECTOR_DAYS = "vector_days"
 DATING_BATCH = 5000  # undated chunks given day 0 at a time
 OVERFETCH = 3  # an as-of question's dense search asks for this many times k unfiltered (see dense_search)
+KEEPER_PAUSE = 1.0  # seconds at least between two rounds of a server-profile keyword index's upkeep
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,22 +82,29 @@ class Store:
         self._lock: IO[str] | None = None
         self._registry: Registry
         self._keywords: TantivyIndex | None = None
+        self._keeper: IO[str] | None = None  # server profile: this machine's keyword index is ours to write
+        self._upkeep: threading.Thread | None = None
+        self._closing = threading.Event()
         if config.store.backend == "postgres":
             self._registry = PostgresRegistry(postgres_dsn(), writer=write)
             self.location = self._registry.location
+            if config.store.uses_tantivy:
+                folder = index_folder(self.path, self._registry)
+                self._keeper = keeper_lock(folder)
+                self._keywords = TantivyIndex(folder, self._registry, write=self._keeper is not None)
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock = _acquire_write_lock(self.path, wait, on_wait) if write else None
             self._registry = SQLiteRegistry(self.path / REGISTRY_FILE)
             self.location = str(self.path)
             if config.store.uses_tantivy:
-                self._keywords = TantivyIndex(self.path, self._registry, write=write)
+                self._keywords = TantivyIndex(index_folder(self.path, self._registry), self._registry, write=write)
         self._model_name = encoder.name if encoder is not None else config.embedding.model
         self._check_model_name()
         self._vectors = VectorIndex(config.store, self._model_name)
         self._vectors_lock = threading.Lock()
         self._seen_version = self._keywords_version = self._data_version()
-        self._checked_at = time.monotonic()
+        self._checked_at = self._keywords_checked_at = time.monotonic()
         self._encoder = encoder
         self._model_checked = False
         self.last_repair = self.repair() if write else RepairReport(0, 0)
@@ -102,13 +113,17 @@ class Store:
         self._days_compared = False  # read at the first question that needs it (``_vectors_dated``)
 
     def close(self) -> None:
+        self._closing.set()
         if self._keywords is not None:
             self._keywords.close()
+        if self._upkeep is not None:
+            self._upkeep.join()
         self._vectors.close()
         self._registry.close()
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
+        for held in (self._lock, self._keeper):
+            if held is not None:
+                held.close()
+        self._lock = self._keeper = None
 
     def __enter__(self) -> Store:
         return self
@@ -246,7 +261,8 @@ class Store:
     def repair(self) -> RepairReport:
         """Finish or undo whatever a killed writer left half done: its journalled vectors whose chunks are not
         stored go (a chunk stored again since, by any writer, keeps its vector). Alone, also re-sync Chroma
-        with the registry if their counts differ. The Tantivy keyword index catches up with the registry."""
+        with the registry if their counts differ. The Tantivy keyword index catches up with the registry
+        (rebuilt if it must be: minutes at a million chunks)."""
         self._require_lock()
         report = self._repair_vectors()
         self._sync_keywords()
@@ -288,12 +304,40 @@ class Store:
         self._registry.set_meta({VECTOR_DAYS: "1"})
 
     def _sync_keywords(self) -> None:
-        """Bring the Tantivy index in step. With the registry's own engine, forget the change log instead: an
-        index made later finds the gap and rebuilds."""
-        if self._keywords is not None:
-            self._keywords.sync()
-        elif isinstance(self._registry, SQLiteRegistry):
+        """Bring the Tantivy index in step where this process writes it (a new index if it must be: minutes at a
+        million chunks, once per machine). With the registry's own engine, forget the change log instead (as far
+        as the registry lets: PostgreSQL keeps it for other machines): an index made later finds the gap and
+        rebuilds."""
+        if self._keywords is None:
             self._registry.trim_keyword_changes(self._registry.keyword_generation())
+        elif self._keywords.writable:
+            self._keywords.sync()
+
+    def keep_keyword_index(self) -> None:
+        """Server profile, long-lived processes (the bot, the web server): keep this machine's keyword index in
+        step from a background thread, building it first if there is none (questions use the registry's keyword
+        search meanwhile), and take the index over when the process that kept it ends."""
+        if self._keywords is None or not isinstance(self._registry, PostgresRegistry):
+            return
+        if self._upkeep is None:
+            self._upkeep = threading.Thread(target=self._keep_keywords, name="keyword-index", daemon=True)
+            self._upkeep.start()
+
+    def _keep_keywords(self) -> None:
+        assert self._keywords is not None
+        pause = max(KEEPER_PAUSE, self.config.store.reopen_after)
+        while not self._closing.is_set():
+            try:
+                if self._keeper is None and (lock := keeper_lock(self._keywords.folder)) is not None:
+                    self._keeper = lock
+                    self._keywords.take_over()
+                if self._keeper is not None:
+                    self._keywords.sync()
+                else:
+                    self._keywords.refresh()
+            except Exception:  # the server may be away a while; questions use the registry meanwhile
+                log.exception("keeping the keyword index in %s in step failed; trying again", self._keywords.folder)
+            self._closing.wait(pause)
 
     def _drop_vectors(self, chunk_ids: Sequence[str]) -> None:
         if chunk_ids:
@@ -371,19 +415,27 @@ class Store:
     def keyword_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the chunks best matching any key term of ``query``, best first."""
         index = self._keyword_index()
-        if index is not None:
-            return index.search(query, limit, filters or Filters())
-        return self._registry.keyword_search(query, limit, filters)
+        found = index.search(query, limit, filters or Filters()) if index is not None else None
+        return found if found is not None else self._registry.keyword_search(query, limit, filters)
 
     def _keyword_index(self) -> TantivyIndex | None:
-        """The Tantivy index when configured and whole (else the registry's FTS5 index answers), refreshed when
-        another process has written the registry since it was last looked at."""
+        """The Tantivy index when configured and whole (else the registry's own index answers), refreshed when
+        another process has written the registry since it was last looked at (SQLite), or every
+        ``store.reopen_after`` seconds (PostgreSQL, whose writers may be on other machines: a process that
+        writes this machine's index and has no upkeep thread applies the logged changes then)."""
         if self._keywords is None:
             return None
-        version = self._data_version()
-        if version != self._keywords_version:
-            self._keywords_version = version
-            self._keywords.refresh()
+        if isinstance(self._registry, SQLiteRegistry):
+            version = self._data_version()
+            if version != self._keywords_version:
+                self._keywords_version = version
+                self._keywords.refresh()
+        elif self._upkeep is None and time.monotonic() - self._keywords_checked_at >= self.config.store.reopen_after:
+            self._keywords_checked_at = time.monotonic()
+            if self._keywords.writable:
+                self._keywords.sync(rebuild=False)
+            else:
+                self._keywords.refresh()
         return self._keywords if self._keywords.ready else None
 
     def dense_search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
@@ -453,12 +505,15 @@ class Store:
         """BM25 inverse document frequency of each (stemmed) term over the stored chunks, as the keyword
         engine in use counts them."""
         index = self._keyword_index()
-        return index.idf(terms) if index is not None else self._registry.idf(terms)
+        found = index.idf(terms) if index is not None else None
+        return found if found is not None else self._registry.idf(terms)
 
     def problems(self) -> list[str]:
         """Inconsistencies between and inside the registry, keyword index and vectors (none is expected)."""
         found = self._registry.problems()
         if self._keywords is not None:
+            if isinstance(self._registry, PostgresRegistry) and self._keywords.writable and self._upkeep is None:
+                self._keywords.sync(rebuild=False)  # what other machines wrote since
             found.extend(self._keywords.problems())
         registry_ids, vector_ids = self._registry.chunk_ids(), self._vectors.ids()
         if vector_ids - registry_ids:

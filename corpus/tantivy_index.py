@@ -3,26 +3,31 @@ FTS5 index, ranked top-k first by block-max WAND, so a question costs millisecon
 of its terms (hundreds of ms at a million chunks).
 
 It is derived data in ``store.path/tantivy``; the registry stays the truth. Every registry transaction logs the
-chunk rowids it added or removed (``keyword_changes``); the writer applies them here after the registry commits
-(re-reading each chunk as the registry holds it now, so applying twice is harmless), commits, then records the
-registry generation it reflects in ``state.json`` and trims the log. A kill at any point leaves the index behind
-the registry, never ahead of it; the next writer applies what is missing, or rebuilds when the log cannot tell
-(the index missing, or its generation unknown to the registry).
+chunk rowids it added or removed (``keyword_changes``); the index's writer applies them here after the registry
+commits (re-reading each chunk as the registry holds it now, so applying twice is harmless), commits, then
+records the registry generation it reflects in ``state.json`` and trims the log. A kill at any point leaves the
+index behind the registry, never ahead of it; the next writer applies what is missing, or rebuilds when the log
+cannot tell (the index missing, its generation unknown to the registry, or from another registry).
+
+With a SQLite registry the store's writer (under its file lock) writes the index. With PostgreSQL every machine
+keeps its own index under its store.path, written by the one process there that holds ``keeper_lock``; the log
+is shared, and the registry trims only changes old enough for every machine to have applied them.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 import tantivy
 
-from newsbot.corpus.registry import SQLiteRegistry
 from newsbot.records import Filters, day_number
 from newsbot.text import keyword_forms, keyword_terms, keyword_tokens
 
@@ -41,19 +46,36 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
-class TantivyIndex:
-    """The keyword index of one SQLite registry. A writer (``write=True``, under the store's file lock) keeps it
-    in step with ``sync``; a reader searches what was last committed and picks up newer commits on ``refresh``."""
+class KeywordSource(Protocol):
+    """What the index reads from a registry (either backend)."""
 
-    def __init__(self, store_path: Path, registry: SQLiteRegistry, *, write: bool) -> None:
-        self.folder = store_path / INDEX_FOLDER
+    def meta(self) -> dict[str, str]: ...
+    def chunk_count(self) -> int: ...
+    def keyword_generation(self) -> int: ...
+    def keyword_changes(self, after: int) -> list[int] | None: ...
+    def trim_keyword_changes(self, upto: int) -> None: ...
+    def keyword_documents(self, rows: Sequence[int] | None = None) -> Iterator[list[tuple[Any, ...]]]: ...
+    def chunk_ids_passing(self, ranked: list[tuple[int, float]], filters: Filters) -> list[tuple[str, float]]: ...
+
+
+class TantivyIndex:
+    """The keyword index of one registry. Its writer (``write=True``) keeps it in step with ``sync``; a reader
+    searches what was last committed and picks up newer commits on ``refresh``. Searches may run in other
+    threads than the writer's ``sync``."""
+
+    def __init__(self, folder: Path, registry: KeywordSource, *, write: bool) -> None:
+        """``folder``: see ``index_folder``."""
+        self.folder = folder
         self._registry = registry
         self._write = write
+        self._identity = registry_identity(registry)
+        self._closing = False
         self._schema = _schema()
         self._index: tantivy.Index | None = None
         self._writer: Any = None
         self._searcher: Any = None
         self._counts: dict[str, int] = {}  # term -> chunks holding it, for the current searcher
+        self._syncing = threading.Lock()
         self.refresh()
 
     @property
@@ -64,8 +86,9 @@ class TantivyIndex:
     def generation(self) -> int | None:
         """The registry generation the index reflects; None when there is no whole index."""
         try:
-            return int(json.loads((self.folder / STATE_FILE).read_text())["generation"])
-        except (OSError, ValueError, KeyError, TypeError):
+            state = json.loads((self.folder / STATE_FILE).read_text())
+            return int(state["generation"]) if state.get("registry", "") == self._identity else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def refresh(self) -> None:
@@ -81,31 +104,53 @@ class TantivyIndex:
         self._counts = {}
 
     def close(self) -> None:
+        """Let go of the index; a rebuild running in another thread stops at its next batch, uncommitted."""
+        self._closing = True
+        with self._syncing:
+            self._release_writer()
+            self._searcher = self._index = None
+
+    def _release_writer(self) -> None:
         if self._writer is not None:
             self._writer.wait_merging_threads()
             self._writer = None
-        self._searcher = self._index = None
 
     # -- writes (the store's writer only) ------------------------------------------------------------------
-    def sync(self) -> int:
+    @property
+    def writable(self) -> bool:
+        return self._write
+
+    def take_over(self) -> None:
+        """Become the index's writer (the caller now holds its machine's ``keeper_lock``)."""
+        self._write = True
+
+    def sync(self, *, rebuild: bool = True) -> int | None:
         """Bring the index in step with the registry: apply the logged changes, or rebuild it when they cannot
-        tell what it lacks. Returns the number of chunk rows written or removed."""
-        applied, target = self.generation(), self._registry.keyword_generation()
-        if applied == target and self._index is not None:
-            return 0
-        rows = self._registry.keyword_changes(applied) if applied is not None and self._index is not None else None
-        if rows is None:
-            return self._rebuild(target)
-        writer = self._open_writer()
-        for row in rows:
-            writer.delete_documents_by_term("row", row)
-        self._add(writer, self._registry.keyword_documents(rows))
-        self._commit(target)
-        return len(rows)
+        tell what it lacks (unless ``rebuild`` is False: then None, and the index stays as it is). Returns the
+        number of chunk rows written or removed."""
+        with self._syncing:
+            applied, target = self.generation(), self._registry.keyword_generation()
+            if applied == target and self._index is not None:
+                return 0
+            known = applied is not None and self._index is not None
+            rows = self._registry.keyword_changes(applied) if known and applied is not None else None
+            try:
+                if rows is None:
+                    return self._rebuild(target) if rebuild else None
+                writer = self._open_writer()
+                for row in rows:
+                    writer.delete_documents_by_term("row", row)
+                self._add(writer, self._registry.keyword_documents(rows))
+                self._commit(target)
+            except _Closing:
+                self._release_writer()  # its uncommitted documents go with it
+                return None
+            return len(rows)
 
     def _rebuild(self, target: int) -> int:
         """A new index of every chunk (the old one, and its state, removed first)."""
-        self.close()
+        self._release_writer()
+        self._searcher = self._index = None
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         self._index = tantivy.Index(self._schema, path=str(self.folder))
@@ -122,6 +167,8 @@ class TantivyIndex:
     def _add(self, writer: Any, batches: Iterable[list[tuple[Any, ...]]]) -> int:
         written = 0
         for batch in batches:
+            if self._closing:
+                raise _Closing
             tokens = keyword_tokens([text for _, text, *_ in batch])
             for (row, _, article, source, published), counts in zip(batch, tokens, strict=True):
                 body = " ".join(" ".join([token] * count) for token, count in counts.items())
@@ -136,7 +183,7 @@ class TantivyIndex:
         self._writer.commit()
         state = self.folder / f"{STATE_FILE}.new"
         with state.open("w") as handle:
-            json.dump({"generation": generation}, handle)
+            json.dump({"generation": generation, "registry": self._identity}, handle)
             handle.flush()
             os.fsync(handle.fileno())
         state.replace(self.folder / STATE_FILE)
@@ -144,10 +191,11 @@ class TantivyIndex:
         self.refresh()
 
     # -- reads ------------------------------------------------------------------------------------------
-    def search(self, query: str, limit: int, filters: Filters) -> list[tuple[str, float]]:
+    def search(self, query: str, limit: int, filters: Filters) -> list[tuple[str, float]] | None:
         """(chunk id, BM25 score) of the best chunks holding any key term of ``query`` that pass ``filters``:
         as the FTS5 leg filters (the articles' day, source and id inside Tantivy, then the registry's own
-        conditions on the hits, so a chunk removed since the last commit never comes back)."""
+        conditions on the hits, so a chunk removed since the last commit never comes back). None when no whole
+        index is open (a rebuild in another thread began since ``ready`` was asked)."""
         stems = _stems(keyword_terms(query))
         if not stems or limit <= 0:
             return []
@@ -157,33 +205,40 @@ class TantivyIndex:
                 *((tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in self._filters(filters)),
             ]
         )
-        hits = self._searcher.search(matched, limit, count=False).hits
-        rows = self._searcher.fast_field_values("row", [address for _, address in hits])
+        searcher = self._searcher  # one commit's view, whatever a concurrent refresh does
+        if searcher is None:
+            return None
+        hits = searcher.search(matched, limit, count=False).hits
+        rows = searcher.fast_field_values("row", [address for _, address in hits])
         return self._registry.chunk_ids_passing(
             [(row, float(score)) for row, (score, _) in zip(rows, hits, strict=True)], filters
         )
 
-    def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        """BM25 inverse document frequency of each term (with its irregular forms) as Tantivy ranks by it."""
-        total = self._searcher.num_docs
+    def idf(self, terms: Iterable[str]) -> dict[str, float] | None:
+        """BM25 inverse document frequency of each term (with its irregular forms) as Tantivy ranks by it; None
+        when no whole index is open."""
+        searcher, counts = self._searcher, self._counts
+        if searcher is None:
+            return None
+        total = searcher.num_docs
         weights = {}
         for term in terms:
-            if term not in self._counts:
+            if term not in counts:
                 stems = _stems([term])
                 if len(stems) == 1:
-                    self._counts[term] = self._searcher.doc_freq("body", stems[0])
+                    counts[term] = searcher.doc_freq("body", stems[0])
                 else:
-                    self._counts[term] = self._searcher.search(self._any_of(stems), 1, count=True).count if stems else 0
-            df = self._counts[term]
+                    counts[term] = searcher.search(self._any_of(stems), 1, count=True).count if stems else 0
+            df = counts[term]
             weights[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
         return weights
 
     def problems(self) -> list[str]:
-        """How the index differs from the registry (a writer's next open repairs it)."""
+        """How the index differs from the registry (``newsbot check --repair`` repairs it)."""
         self.refresh()
         generation, target = self.generation(), self._registry.keyword_generation()
         if generation is None:
-            return ["no keyword index (tantivy): the next write builds it"]
+            return ["no keyword index (tantivy): `newsbot check --repair` builds it"]
         found = []
         if generation != target:
             found.append(f"keyword index (tantivy) at registry generation {generation}, the registry at {target}")
@@ -213,6 +268,35 @@ class TantivyIndex:
 
     def _days(self, lower: int | None, upper: int | None) -> tantivy.Query:
         return tantivy.Query.range_query(self._schema, "day", tantivy.FieldType.Integer, lower, upper)
+
+
+class _Closing(Exception):
+    """The index was closed while a sync was writing it."""
+
+
+def registry_identity(registry: KeywordSource) -> str:
+    """The PostgreSQL registry's id (meta registry_id); "" for a SQLite registry, whose index sits beside it."""
+    return registry.meta().get("registry_id", "")
+
+
+def index_folder(store_path: Path, registry: KeywordSource) -> Path:
+    """Where the index of ``registry`` lives under ``store_path``: ``tantivy`` beside a SQLite registry; a
+    folder named after the database for PostgreSQL, so that migrating a store in place leaves its own index be."""
+    identity = registry_identity(registry)
+    return store_path / (f"{INDEX_FOLDER}-{identity}" if identity else INDEX_FOLDER)
+
+
+def keeper_lock(folder: Path) -> IO[str] | None:
+    """The machine's right to write the index in ``folder``, held while the returned file stays open; None when
+    another process holds it."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    handle = (folder.parent / f"{folder.name}.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 def _stems(terms: Sequence[str]) -> list[str]:

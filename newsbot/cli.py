@@ -478,6 +478,7 @@ def _bot(args: argparse.Namespace, config: Settings) -> int:
     except BotStartError as exc:
         return _fail(str(exc))
     with Store(config) as store:
+        store.keep_keyword_index()
         state = open_bot_state(config, store.path)
         app = NewsBot(config, store, state, links).application(token)
         try:

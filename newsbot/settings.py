@@ -86,8 +86,8 @@ class StoreSettings(_Section):
     keyword_engine: Literal["auto", "registry", "tantivy"] = Field(
         "auto",
         description="what ranks keyword search: tantivy (an index under store.path kept in step with the "
-        "registry; top-k pruned, milliseconds at a million chunks) | registry (the registry's own: SQLite FTS5, "
-        "or PostgreSQL full-text) | auto: tantivy with backend sqlite, registry with postgres",
+        "registry, with postgres one per machine; top-k pruned, milliseconds at a million chunks) | registry (the "
+        "registry's own: SQLite FTS5, or PostgreSQL's postings table) | auto: tantivy",
     )
     chroma: ChromaSettings = ChromaSettings()
 
@@ -98,17 +98,12 @@ class StoreSettings(_Section):
                 "store.backend: postgres needs store.chroma.mode: http (vectors on a `chroma run` server that every "
                 f"process reaches), not {self.chroma.mode!r}"
             )
-        if self.backend == "postgres" and self.keyword_engine == "tantivy":
-            raise ValueError(
-                "store.keyword_engine: tantivy keeps its index under store.path on one machine; with store.backend: "
-                "postgres use store.keyword_engine: registry (or auto)"
-            )
         return self
 
     @property
     def uses_tantivy(self) -> bool:
         """Whether keyword search runs on the Tantivy index (else on the registry's own)."""
-        return self.keyword_engine == "tantivy" or (self.keyword_engine == "auto" and self.backend == "sqlite")
+        return self.keyword_engine != "registry"
 
 
 class EmbeddingSettings(_Section):

@@ -139,12 +139,12 @@ def test_postgres_backend_needs_a_chroma_server_and_a_dsn_from_the_environment()
     assert postgres_dsn(both) == "postgresql://d@e/f"
 
 
-def test_the_keyword_engine_is_tantivy_for_sqlite_and_the_registrys_own_for_postgres():
+def test_the_keyword_engine_is_tantivy_for_both_backends_unless_the_registrys_own_is_chosen():
     assert load_settings(environ={}).store.uses_tantivy
     assert not load_settings(environ={"NEWSBOT_STORE__KEYWORD_ENGINE": "registry"}).store.uses_tantivy
     server = {"NEWSBOT_STORE__BACKEND": "postgres", "NEWSBOT_STORE__CHROMA__MODE": "http"}
-    assert not load_settings(environ=server).store.uses_tantivy
-    with pytest.raises(SettingsError, match=r"store\.keyword_engine: tantivy keeps its index under store\.path"):
-        load_settings(environ={**server, "NEWSBOT_STORE__KEYWORD_ENGINE": "tantivy"})
+    assert load_settings(environ=server).store.uses_tantivy
+    assert load_settings(environ={**server, "NEWSBOT_STORE__KEYWORD_ENGINE": "tantivy"}).store.uses_tantivy
+    assert not load_settings(environ={**server, "NEWSBOT_STORE__KEYWORD_ENGINE": "registry"}).store.uses_tantivy
     with pytest.raises(SettingsError, match="NEWSBOT_STORE__KEYWORD_ENGINE"):
         load_settings(environ={"NEWSBOT_STORE__KEYWORD_ENGINE": "lucene"})

@@ -26,9 +26,14 @@ QUERIES = [
 ]
 
 
-def server_settings(chroma: ChromaServer, path: Path) -> Settings:
+def server_settings(chroma: ChromaServer, path: Path, keyword_engine: str = "auto") -> Settings:
     return make_config(
-        path, store={"backend": "postgres", "chroma": {"mode": "http", "host": "127.0.0.1", "port": chroma.port}}
+        path,
+        store={
+            "backend": "postgres",
+            "keyword_engine": keyword_engine,
+            "chroma": {"mode": "http", "host": "127.0.0.1", "port": chroma.port},
+        },
     )
 
 
@@ -47,13 +52,27 @@ def server_store(server_config: Settings) -> Iterator[Store]:
         yield store
 
 
+@pytest.fixture
+def postings_store(server_config: Settings) -> Iterator[Store]:
+    """The server profile searching PostgreSQL's own postings table (store.keyword_engine: registry)."""
+    config = server_config.model_copy(
+        update={"store": server_config.store.model_copy(update={"keyword_engine": "registry"})}
+    )
+    with open_store(config, write=True) as store:
+        yield store
+
+
 def test_the_store_api_on_postgres(server_store: Store, server_config: Settings):
     report = ingest([str(SAMPLES)], server_store)
     assert (report.articles_new, report.articles_failed) == (9, 0)
     summary = server_store.stats()
     assert (summary["articles"], summary["chunks"], summary["vectors"]) == (9, report.chunks_added, report.chunks_added)
     assert summary["store_path"].startswith("postgresql://127.0.0.1:") and summary["size_bytes"] > 0
-    assert not Path(server_config.store.path).exists()  # store.path is not used
+    registry_id = server_store._registry.meta()["registry_id"]  # store.path holds this machine's keyword index only
+    assert {p.name for p in Path(server_config.store.path).iterdir()} == {
+        f"tantivy-{registry_id}",
+        f"tantivy-{registry_id}.lock",
+    }
     assert_consistent(server_store)
 
     again = ingest([str(SAMPLES)], server_store)
@@ -70,10 +89,20 @@ def test_the_store_api_on_postgres(server_store: Store, server_config: Settings)
     assert_consistent(server_store)
 
 
-def test_keyword_search_ranks_as_fts5_does(server_store: Store, tmp_path: Path):
+def test_keyword_search_ranks_as_fts5_does(postings_store: Store, tmp_path: Path):
     """Same tokens, same BM25: the PostgreSQL index returns FTS5's chunks in FTS5's order with its scores."""
-    fts5 = make_config(tmp_path / "sqlite", store={"keyword_engine": "registry"})
-    with open_store(fts5, write=True) as embedded:
+    assert_ranks_as_embedded(postings_store, make_config(tmp_path / "sqlite", store={"keyword_engine": "registry"}))
+
+
+def test_the_machines_tantivy_index_ranks_as_the_embedded_stores_does(server_store: Store, tmp_path: Path):
+    """The default keyword engine of the server profile: a Tantivy index on this machine, fed from PostgreSQL's
+    change log, ranks as the embedded store's own Tantivy index does."""
+    assert_ranks_as_embedded(server_store, make_config(tmp_path / "sqlite"))
+    assert server_store._keyword_index() is not None  # Tantivy answered, not the registry
+
+
+def assert_ranks_as_embedded(server_store: Store, embedded_config: Settings) -> None:
+    with open_store(embedded_config, write=True) as embedded:
         ingest([str(SAMPLES)], embedded)
         ingest([str(SAMPLES)], server_store)
         for query in QUERIES:
@@ -111,18 +140,18 @@ def test_migrations_run_once_and_are_recorded(server_store: Store, postgres_dsn:
     assert versions[0] == (1, "0001_initial")
 
 
-def test_a_large_stores_keyword_search_reads_the_top_of_each_terms_postings(server_store: Store, tmp_path: Path):
+def test_a_large_stores_keyword_search_reads_the_top_of_each_terms_postings(postings_store: Store, tmp_path: Path):
     """When a question's terms hold more postings than ``keyword_pool``, only the best ``keyword_depth`` of each
     term are read: the chunks found are still scored exactly, read deep enough they are FTS5's, and when too few
     pass a filter every match is ranked."""
     fts5 = make_config(tmp_path / "sqlite", store={"keyword_engine": "registry"})
-    registry = server_store._registry
+    registry = postings_store._registry
     with open_store(fts5, write=True) as embedded:
         ingest([str(SAMPLES)], embedded)
-        ingest([str(SAMPLES)], server_store)
+        ingest([str(SAMPLES)], postings_store)
         registry.keyword_pool = 8  # the samples' question terms hold 10-40 postings
         for query in QUERIES:
-            assert_same_ranking(server_store.keyword_search(query, 3), embedded.keyword_search(query, 3))
+            assert_same_ranking(postings_store.keyword_search(query, 3), embedded.keyword_search(query, 3))
 
         registry.keyword_depth = 1  # each term's best posting alone (one of the best, when tied): the candidates
         query = "Who fought for Derna and who said so?"
@@ -136,12 +165,12 @@ def test_a_large_stores_keyword_search_reads_the_top_of_each_terms_postings(serv
         }
         exact = dict(embedded.keyword_search(query, 1000))
         assert not set(list(exact)[:3]) <= tops  # reading every posting finds others
-        found = server_store.keyword_search(query, 3)
+        found = postings_store.keyword_search(query, 3)
         assert len(found) == 3 and {cid for cid, _ in found} <= tops
         assert dict(found) == pytest.approx({cid: exact[cid] for cid, _ in found}, rel=1e-9)  # exact scores
 
         libya = Filters(source="libya", until="2024-12-31")  # the top postings are mostly not Libya's
-        assert_same_ranking(server_store.keyword_search(query, 10, libya), embedded.keyword_search(query, 10, libya))
+        assert_same_ranking(postings_store.keyword_search(query, 10, libya), embedded.keyword_search(query, 10, libya))
 
 
 def test_the_top_of_a_terms_postings_is_read_from_its_index(server_store: Store):

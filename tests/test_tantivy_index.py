@@ -71,7 +71,7 @@ def test_a_writer_killed_before_the_index_commit_is_repaired_and_check_reports_i
     with open_store(config, write=True) as store:
         ingest([str(SAMPLES / "libya")], store)
         before = indexed_rows(store)
-        monkeypatch.setattr(TantivyIndex, "sync", lambda self: 0)  # the registry commits, the index never does
+        monkeypatch.setattr(TantivyIndex, "sync", lambda self, **_: 0)  # the registry commits, the index never does
         ingest([str(SAMPLES)], store)
     monkeypatch.undo()
     with open_store(config) as reader:
@@ -88,7 +88,7 @@ def test_newsbot_check_reports_a_stale_index_and_repair_fixes_it(tmp_path: Path)
     (tmp_path / "store" / "tantivy" / "state.json").unlink()  # as if a rebuild was cut short
     stale = run("check", "--json", env=env)
     assert stale.returncode == 1, stale.stderr
-    assert json.loads(stale.stdout) == {"problems": ["no keyword index (tantivy): the next write builds it"]}
+    assert json.loads(stale.stdout) == {"problems": ["no keyword index (tantivy): `newsbot check --repair` builds it"]}
     repaired = run("check", "--repair", env=env)
     assert repaired.returncode == 0, repaired.stderr
     assert repaired.stdout.strip() == "registry, keyword index and vectors agree"
@@ -106,7 +106,7 @@ def test_a_lost_or_foreign_index_is_rebuilt_from_the_registry(config: Settings):
         path.unlink()
     with open_store(config) as reader:  # no index: the registry's FTS5 answers, and check says why
         assert reader.keyword_search("Derna", 3) and reader.problems() == [
-            "no keyword index (tantivy): the next write builds it"
+            "no keyword index (tantivy): `newsbot check --repair` builds it"
         ]
     with open_store(config, write=True) as store:
         assert indexed_rows(store) == rows

@@ -27,6 +27,7 @@ def serve(config: Settings, host: str, port: int, environ: Mapping[str, str]) ->
     if admin_token is not None and len(admin_token) < SHORTEST_SECRET:
         raise ServeError(f"{ADMIN_TOKEN_ENV} has {len(admin_token)} characters: use at least {SHORTEST_SECRET}")
     with _listening(host, port) as listening, Store(config) as store:
+        store.keep_keyword_index()
         app = create_app(config, store, links, admin_token)
         uvicorn.Server(uvicorn.Config(app, proxy_headers=True, log_level="info")).run(sockets=[listening])
 
