@@ -17,10 +17,10 @@ with build time, disk, RSS and the load average.
 The server profile (``--backend postgres``, one size per run): the registry in the PostgreSQL database named by
 NEWSBOT_STORE__POSTGRES__DSN (empty, or filled by an earlier run), the vectors on the `chroma run` at
 --chroma-port. Its build is ``newsbot migrate --to postgres`` of the sqlite store of the same size (built first
-if missing: nothing is re-embedded), then the first open (schema migrations, timed). Its keyword legs: the
-product's query (the top of each term's postings) against every match scored (the exact BM25, the reference
-for the overlap); `ask` runs in a process with Chroma over HTTP, and the Chroma server's RSS is reported beside
-the answering process's.
+if missing: nothing is re-embedded), then the first open (schema migrations, timed), then this machine's Tantivy
+index built from PostgreSQL (timed). Its keyword legs: both engines' queries (the registry's: the top of each
+term's postings; tantivy) against every match scored (the exact BM25, the reference for the overlap); `ask` runs
+in a process with Chroma over HTTP, and the Chroma server's RSS is reported beside the answering process's.
 
     python benchmarks/scale_bench.py [--sizes 100000,300000,1000000] [--out var/scale] [--no-vectors]
         [--engines tantivy,registry] [--keyword-only] [--limit N]
@@ -169,14 +169,16 @@ def timed(steps: dict[str, Callable[[str], Any]], questions: list[str]) -> tuple
     return times, found
 
 
-def phase_index(folder: Path) -> dict[str, Any]:
-    """Open the store as a writer with the Tantivy engine: builds or catches up its index, timed."""
+def phase_index(folder: Path, chroma_port: int = 0) -> dict[str, Any]:
+    """Open the store as a writer with the Tantivy engine: builds or catches up its index (in the server profile
+    this machine's, from PostgreSQL), timed."""
     from newsbot.corpus.store import Store
 
     started = time.perf_counter()
-    with Store(engine_settings(folder, "tantivy"), write=True):
+    with Store(engine_settings(folder, "tantivy", chroma_port), write=True):
         pass
-    return {"tantivy_open_s": round(time.perf_counter() - started, 1), "tantivy_disk_mb": folder_mb(folder / "tantivy")}
+    disk = sum(folder_mb(index) for index in folder.glob("tantivy*") if index.is_dir())
+    return {"tantivy_open_s": round(time.perf_counter() - started, 1), "tantivy_disk_mb": disk}
 
 
 def phase_keyword(folder: Path, limit: int) -> dict[str, Any]:
@@ -292,27 +294,38 @@ def phase_keyword_postgres(folder: Path, limit: int, chroma_port: int) -> dict[s
     filters = Filters(as_of=today())
     exact = PostgresRegistry(postgres_dsn())
     exact.keyword_pool = 2**62  # never fewer postings than that: every match is scored
-    with Store(settings_for(folder, chroma_port)) as store:
+    with (
+        Store(engine_settings(folder, "registry", chroma_port)) as store,
+        Store(engine_settings(folder, "tantivy", chroma_port)) as tantivy,
+    ):
         legs: dict[str, Callable[..., list[tuple[str, float]]]] = {
             "keyword postgres every match": exact.keyword_search,
             "keyword postgres": store.keyword_search,
+            "keyword tantivy": tantivy.keyword_search,
         }
         steps: dict[str, Callable[[str], Any]] = {
             **{name: (lambda q, leg=leg: leg(q, K, filters)) for name, leg in legs.items()},
             "idf postgres": lambda q: store.idf(content_terms(q)),
+            "idf tantivy": lambda q: tantivy.idf(content_terms(q)),
         }
         times, found = timed(steps, questions)
     database_mb = round(exact.size_bytes() / 2**20)
     exact.close()
-    overlap = [
-        len(reference & {cid for cid, _ in results["keyword postgres"]}) / len(reference)
-        for results in found
-        if (reference := {cid for cid, _ in results["keyword postgres every match"]})
-    ]
+    overlap = {
+        leg: round(
+            statistics.mean(
+                len(reference & {cid for cid, _ in results[leg]}) / len(reference)
+                for results in found
+                if (reference := {cid for cid, _ in results["keyword postgres every match"]})
+            ),
+            3,
+        )
+        for leg in ("keyword postgres", "keyword tantivy")
+    }
     return {
         "questions": len(questions),
         "latency_ms": {name: percentiles(values) for name, values in times.items()},
-        "top50_overlap_with_every_match": round(statistics.mean(overlap), 3),
+        "top50_overlap_with_every_match": overlap,
         "database_mb": database_mb,
     }
 
@@ -349,7 +362,7 @@ def main() -> None:
         phases: dict[str, Callable[[], dict[str, Any]]] = {
             "build": lambda: phase_build(Path(folder), int(rest[0]), vectors, args.sample, args.noise),
             "migrate": lambda: phase_migrate(Path(folder), Path(rest[0]), server),
-            "index": lambda: phase_index(Path(folder)),
+            "index": lambda: phase_index(Path(folder), server),
             "keyword": lambda: phase_keyword(Path(folder), args.limit),
             "keyword-postgres": lambda: phase_keyword_postgres(Path(folder), args.limit, server),
             "ask": lambda: phase_ask(Path(folder), args.limit, rest[0], server),
@@ -379,13 +392,14 @@ def main() -> None:
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "built.json").write_text(json.dumps(run_phase("migrate", str(folder), str(source), *profile)))
             report["build"] = json.loads((folder / "built.json").read_text())
+            report["index"] = run_phase("index", str(folder), *profile)
         if not args.build_only:
             if args.backend == "sqlite":
                 report["keyword"] = run_phase("keyword", str(folder), *limit)
             else:
                 report["keyword"] = run_phase("keyword-postgres", str(folder), *limit, *profile)
-            engines = args.engines.split(",") if args.backend == "sqlite" else ["registry"]
             if vectors and not args.keyword_only:
+                engines = args.engines.split(",")
                 report["ask"] = [run_phase("ask", str(folder), engine, *limit, *profile) for engine in engines]
         report["load_average_after"] = os.getloadavg()
         print(json.dumps(report), flush=True)

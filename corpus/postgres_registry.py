@@ -357,18 +357,33 @@ class PostgresRegistry:
     def keyword_documents(self, rows: Sequence[int] | None = None) -> Iterator[list[tuple[Any, ...]]]:
         """(rowid, text, article id, source, published) of the given chunk rowids that exist (None: every
         chunk), in batches."""
-        select = (
-            'SELECT c.rowid, substr(a.text, c.start + 1, c."end" - c.start), a.id, a.source, a.published '
-            "FROM chunks c JOIN articles a ON a.id = c.article_id"
-        )
+        select = 'SELECT rowid, article_id, start, "end" FROM chunks'
         if rows is None:
             last = 0
-            while batch := self._rows(f"{select} WHERE c.rowid > %s ORDER BY c.rowid LIMIT %s", (last, KEYWORD_BATCH)):
-                yield batch
+            while batch := self._rows(f"{select} WHERE rowid > %s ORDER BY rowid LIMIT %s", (last, KEYWORD_BATCH)):
+                yield self._with_texts(batch)
                 last = batch[-1][0]
             return
         for lo in range(0, len(rows), KEYWORD_BATCH):
-            yield self._rows(f"{select} WHERE c.rowid = ANY(%s)", (list(rows[lo : lo + KEYWORD_BATCH]),))
+            part = list(rows[lo : lo + KEYWORD_BATCH])
+            yield self._with_texts(self._rows(f"{select} WHERE rowid = ANY(%s)", (part,)))
+
+    def _with_texts(self, chunks: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """(rowid, text, article id, source, published) of (rowid, article id, start, end) rows: each article read
+        once and cut here (a substr per chunk in SQL decompresses the whole article text every time)."""
+        articles = {
+            row[0]: row[1:]
+            for row in self._rows(
+                "SELECT id, text, source, published FROM articles WHERE id = ANY(%s)",
+                (sorted({article for _, article, _, _ in chunks}),),
+            )
+        }
+        return [
+            (rowid, text[start:end], article, source, published)
+            for rowid, article, start, end in chunks
+            if article in articles
+            for text, source, published in (articles[article],)
+        ]
 
     def chunk_ids_passing(self, ranked: list[tuple[int, float]], filters: Filters) -> list[tuple[str, float]]:
         """(chunk id, score) of ranked (rowid, score) pairs whose chunk exists and passes the filters, in order."""
