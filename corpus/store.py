@@ -60,7 +60,7 @@ class RepairReport:
 class Store:
     """The one read and write API of the corpus; the registry, the vectors and the model are its private parts.
     With ``store.backend: postgres`` the registry is the server's (any number of writers, no file lock) and
-    ``store.path`` is not used.
+    ``store.path`` holds only this machine's Tantivy keyword index.
 
     ``encoder`` replaces the configured model (fast tests use a small deterministic one); a store remembers
     which model built it and refuses another.

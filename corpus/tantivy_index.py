@@ -11,7 +11,8 @@ cannot tell (the index missing, its generation unknown to the registry, or from 
 
 With a SQLite registry the store's writer (under its file lock) writes the index. With PostgreSQL every machine
 keeps its own index under its store.path, written by the one process there that holds ``keeper_lock``; the log
-is shared, and the registry trims only changes old enough for every machine to have applied them.
+is shared, nobody waits for the other machines, and the registry keeps its newest changes: an index further
+behind rebuilds.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class TantivyIndex:
             self._writer.wait_merging_threads()
             self._writer = None
 
-    # -- writes (the store's writer only) ------------------------------------------------------------------
+    # -- writes (the index's writer only) ------------------------------------------------------------------
     @property
     def writable(self) -> bool:
         return self._write
