@@ -13,7 +13,9 @@ import re
 from newsbot.text import STOPWORDS, WORD
 
 _NAME = r"(?:[A-Z][\w'\u2019.-]*|\d[\d,.]*%?)"
-_PHRASE = re.compile(rf"{_NAME}(?:\s+(?:(?:of|the|and|de|al|for)\s+)?{_NAME})*")
+# A name ends at a full stop after a word or a number ("in Washington. Trump said"), not after an initial or an
+# abbreviation ("U.S. President", "Mr. Smith").
+_PHRASE = re.compile(rf"{_NAME}(?:(?<![a-z]{{2}}\.)(?<!\d\.)\s+(?:(?:of|the|and|de|al|for)\s+)?{_NAME})*")
 _FOCUS = re.compile(r"\b(?:which|what)\s+([^?]*)", re.IGNORECASE)
 # Irregular past forms end a question's focus like the -ed ones do ("which team won").
 _IRREGULAR_PAST = set(

@@ -193,6 +193,17 @@ def test_answer_phrases_are_names_and_numbers_the_question_lacks():
         "washington",
         "dc",
     }
+    # a full stop after a word or a number ends a name; after an initial or a title it does not
+    assert answer_phrases(
+        "Talks ended in Geneva. Iran said so in 2025. Mr. Smith met U.S. President Trump.", "Who?"
+    ) == {
+        "talks",
+        "geneva",
+        "iran",
+        "2025",
+        "mr smith",
+        "us president trump",
+    }
     for dateline in ("KATHMANDU, April 26", "WASHINGTON \u2013", "LONDON (Reuters) -"):  # where it was filed from
         assert answer_phrases(f"{dateline} Rescuers reached Gorkha.", "Where?") == {"rescuers", "gorkha"}
 
