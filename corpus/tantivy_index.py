@@ -95,7 +95,7 @@ class TantivyIndex:
     def refresh(self) -> None:
         """See the latest commit (another process's too); open the index once a whole one exists, and let go of
         it while there is none (a writer rebuilding it)."""
-        if self.generation() is None:
+        if self._closing or self.generation() is None:
             self._searcher = None
             return
         if self._index is None:
@@ -130,6 +130,8 @@ class TantivyIndex:
         tell what it lacks (unless ``rebuild`` is False: then None, and the index stays as it is). Returns the
         number of chunk rows written or removed."""
         with self._syncing:
+            if self._closing:  # closed while this waited: a rebuild now would remove a whole index for nothing
+                return None
             applied, target = self.generation(), self._registry.keyword_generation()
             if applied == target and self._index is not None:
                 return 0
