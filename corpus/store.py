@@ -104,7 +104,8 @@ class Store:
         self._vectors = VectorIndex(config.store, self._model_name)
         self._vectors_lock = threading.Lock()
         self._seen_version = self._keywords_version = self._data_version()
-        self._checked_at = self._keywords_checked_at = time.monotonic()
+        self._checked_at = time.monotonic()
+        self._keywords_checked_at = -float("inf")  # PostgreSQL: the first question catches up
         self._encoder = encoder
         self._model_checked = False
         self.last_repair = self.repair() if write else RepairReport(0, 0)
