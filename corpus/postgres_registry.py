@@ -50,10 +50,10 @@ from newsbot.text import keyword_forms, keyword_terms, keyword_tokens
 WRITERS = 0x6E627772
 DEAD_WRITER_WAIT = "10s"  # how long a writer waits for a dead local writer's session to end
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
-# BM25's term-frequency part at a typical chunk length: the order of the postings_impact index (migration 0002),
-# whose expression this must repeat exactly for PostgreSQL to use it.
 # keyword_changes rows kept for the machines' Tantivy indexes (migration 0003): one further behind rebuilds.
 KEYWORD_CHANGES_KEPT = 500_000
+# BM25's term-frequency part at a typical chunk length: the order of the postings_impact index (migration 0002),
+# whose expression this must repeat exactly for PostgreSQL to use it.
 IMPACT = "((p.tf / (p.tf + 1.2 * (0.25 + 0.75 * p.length / 100.0)))::real)"
 # The question's tokens (with how often each is asked for) weighted by their idf; BM25's collection figures.
 _QUERY_TERMS = (
