@@ -33,7 +33,7 @@ from newsbot.corpus.embedder import Encoder, load_embedder
 from newsbot.corpus.errors import ModelMismatchError, StoreError
 from newsbot.corpus.postgres_registry import PostgresRegistry
 from newsbot.corpus.registry import Feed, Registry, SQLiteRegistry, StoredArticle, Watch
-from newsbot.corpus.tantivy_index import TantivyIndex, index_folder, keeper_lock
+from newsbot.corpus.tantivy_index import TantivyIndex, keeper_lock
 from newsbot.corpus.vectors import VectorIndex, chunk_metadata
 from newsbot.records import Article, Chunk, Filters, Passage, article_id, article_of_chunk
 from newsbot.settings import Settings, postgres_dsn
@@ -89,16 +89,17 @@ class Store:
             self._registry = PostgresRegistry(postgres_dsn(), writer=write)
             self.location = self._registry.location
             if config.store.uses_tantivy:
-                folder = index_folder(self.path, self._registry)
-                self._keeper = keeper_lock(folder)
-                self._keywords = TantivyIndex(folder, self._registry, write=self._keeper is not None)
+                self._keywords = TantivyIndex(self.path, self._registry, write=False)
+                self._keeper = keeper_lock(self._keywords.folder)
+                if self._keeper is not None:
+                    self._keywords.take_over()
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock = _acquire_write_lock(self.path, wait, on_wait) if write else None
             self._registry = SQLiteRegistry(self.path / REGISTRY_FILE)
             self.location = str(self.path)
             if config.store.uses_tantivy:
-                self._keywords = TantivyIndex(index_folder(self.path, self._registry), self._registry, write=write)
+                self._keywords = TantivyIndex(self.path, self._registry, write=write)
         self._model_name = encoder.name if encoder is not None else config.embedding.model
         self._check_model_name()
         self._vectors = VectorIndex(config.store, self._model_name)

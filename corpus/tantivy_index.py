@@ -23,12 +23,13 @@ import math
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import tantivy
 
+from newsbot.corpus.registry import Registry
 from newsbot.records import Filters, day_number
 from newsbot.text import keyword_forms, keyword_terms, keyword_tokens
 
@@ -47,29 +48,18 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
-class KeywordSource(Protocol):
-    """What the index reads from a registry (either backend)."""
-
-    def meta(self) -> dict[str, str]: ...
-    def chunk_count(self) -> int: ...
-    def keyword_generation(self) -> int: ...
-    def keyword_changes(self, after: int) -> list[int] | None: ...
-    def trim_keyword_changes(self, upto: int) -> None: ...
-    def keyword_documents(self, rows: Sequence[int] | None = None) -> Iterator[list[tuple[Any, ...]]]: ...
-    def chunk_ids_passing(self, ranked: list[tuple[int, float]], filters: Filters) -> list[tuple[str, float]]: ...
-
-
 class TantivyIndex:
     """The keyword index of one registry. Its writer (``write=True``) keeps it in step with ``sync``; a reader
     searches what was last committed and picks up newer commits on ``refresh``. Searches may run in other
     threads than the writer's ``sync``."""
 
-    def __init__(self, folder: Path, registry: KeywordSource, *, write: bool) -> None:
-        """``folder``: see ``index_folder``."""
-        self.folder = folder
+    def __init__(self, store_path: Path, registry: Registry, *, write: bool) -> None:
+        """The index lives in ``store_path/tantivy`` beside a SQLite registry; for PostgreSQL in a folder named
+        after the database (meta registry_id), so that a store migrated in place keeps its own index."""
         self._registry = registry
         self._write = write
-        self._identity = registry_identity(registry)
+        self._identity = registry.meta().get("registry_id", "")
+        self.folder = store_path / (f"{INDEX_FOLDER}-{self._identity}" if self._identity else INDEX_FOLDER)
         self._closing = False
         self._schema = _schema()
         self._index: tantivy.Index | None = None
@@ -135,8 +125,7 @@ class TantivyIndex:
             applied, target = self.generation(), self._registry.keyword_generation()
             if applied == target and self._index is not None:
                 return 0
-            known = applied is not None and self._index is not None
-            rows = self._registry.keyword_changes(applied) if known and applied is not None else None
+            rows = self._registry.keyword_changes(applied) if applied is not None and self._index is not None else None
             try:
                 if rows is None:
                     return self._rebuild(target) if rebuild else None
@@ -275,18 +264,6 @@ class TantivyIndex:
 
 class _Closing(Exception):
     """The index was closed while a sync was writing it."""
-
-
-def registry_identity(registry: KeywordSource) -> str:
-    """The PostgreSQL registry's id (meta registry_id); "" for a SQLite registry, whose index sits beside it."""
-    return registry.meta().get("registry_id", "")
-
-
-def index_folder(store_path: Path, registry: KeywordSource) -> Path:
-    """Where the index of ``registry`` lives under ``store_path``: ``tantivy`` beside a SQLite registry; a
-    folder named after the database for PostgreSQL, so that migrating a store in place leaves its own index be."""
-    identity = registry_identity(registry)
-    return store_path / (f"{INDEX_FOLDER}-{identity}" if identity else INDEX_FOLDER)
 
 
 def keeper_lock(folder: Path) -> IO[str] | None:
