@@ -330,7 +330,13 @@ def _score(
     score.latencies_ms.append(spent)
     if "first_words_ms" in result.timings:
         score.first_words_ms.append(result.timings["first_words_ms"])
-    row[name] = {"text": result.text, "contains_gold": hit, "abstained": result.abstained, "notes": result.notes}
+    row[name] = {
+        "text": result.text,
+        "contains_gold": hit,
+        "abstained": result.abstained,
+        "notes": result.notes,
+        "ms": round(spent, 1),  # its latency, as the method's median counts it
+    }
 
 
 def week_config(config: Settings, work_dir: Path, corpus: Path) -> Settings:

@@ -263,8 +263,8 @@ class LlmSettings(_Section):
         description="how the reply's JSON is asked for: json_schema (OpenAI, vLLM, Ollama), json_object with a "
         "schema (llama-cpp-python), text (the prompt alone); a server that refuses one is asked the next way",
     )
-    sentences: int = Field(4, ge=1, le=50, description="best-ranked sentences given to the model")
-    context: int = Field(1, ge=0, le=5, description="sentences either side of each given with it")
+    sentences: int = Field(5, ge=1, le=50, description="best-ranked sentences given to the model")
+    context: int = Field(0, ge=0, le=5, description="sentences either side of each given with it")
 
 
 class TelegramSettings(_Section):

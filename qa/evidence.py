@@ -1,7 +1,7 @@
-"""What the LLM is given: the offline ranking's best sentences, each with its neighbours for context, numbered
-and grouped by report, the report holding the best-ranked sentence first. A few sentences instead of ten whole
-passages: on a CPU the prompt's length is most of an answer's time, and a small model follows a short prompt
-better, and leans on what comes first."""
+"""What the LLM is given: the offline ranking's best sentences (with neighbours where `llm.context` asks),
+numbered and grouped by report, the report holding the best-ranked sentence first. A few sentences instead of
+ten whole passages: on a CPU the prompt's length is most of an answer's time, and a small model follows a short
+prompt better, and leans on what comes first."""
 
 from __future__ import annotations
 

@@ -352,8 +352,10 @@ def _key_terms(text: str) -> set[str]:
 
 
 def _words(texts: Sequence[str]) -> list[set[str]]:
-    """Each text's stemmed words, as the checks compare them (``_undotted``)."""
-    return stemmed_words([_undotted(text) for text in texts])
+    """Each text's stemmed words, as the checks compare them (``_undotted``), and its numbers in digits: "Ten
+    men escaped" holds the claim "10"."""
+    stemmed = stemmed_words([_undotted(text) for text in texts])
+    return [words | _numbers(text) for words, text in zip(stemmed, texts, strict=True)]
 
 
 def _undotted(text: str) -> str:

@@ -2,6 +2,7 @@
 its two scopes, through the real CLI, store and model."""
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,9 @@ def test_eval_own_questions_on_the_samples(tmp_path: Path):
     assert (newsbot["abstained_unanswerable_with_articles"], newsbot["abstained_answerable"]) == (1.0, 0.0)
     assert rows["nepal-epicentre"]["newsbot"]["contains_gold"]  # a second quote from the one article that says it
     assert rows["derna-control"]["first_hit_rank"] == 1
+    # each method's latency per question, the figures its median is taken over
+    assert all(row[m]["ms"] > 0 for row in rows.values() for m in summary["methods"])
+    assert abs(statistics.median(row["newsbot"]["ms"] for row in rows.values()) - newsbot["median_latency_ms"]) <= 0.1
 
 
 def test_eval_scores_a_naive_llm_pipeline_beside_newsbot(tmp_path: Path, web: WebServer):

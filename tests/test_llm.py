@@ -34,8 +34,9 @@ def llm(web: WebServer) -> FakeOpenAI:
 
 @pytest.fixture
 def qa(sample_store: Path, llm: FakeOpenAI) -> Iterator[QA]:
-    config: Settings = make_config(
-        sample_store, llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted", "timeout": 2}
+    config: Settings = make_config(  # neighbours given too, so that replies can cite the sentences around the best
+        sample_store,
+        llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted", "timeout": 2, "context": 1},
     )
     with Store(config) as store:
         yield QA(store, config)
@@ -103,23 +104,27 @@ def test_a_citation_of_a_sentence_that_was_not_given_is_removed(qa: QA, llm: Fak
 def test_spelled_numbers_and_dotted_abbreviations_support_a_claim_and_a_question_does_not(
     tmp_path: Path, web: WebServer
 ):
-    """The sentences say "a five-year ban" and "the U.K."; the model answers "5 years" and "UK". A question
-    given as context states nothing, so a citation of it is removed."""
+    """The sentences say "a five-year ban", "Twelve lifeboats" and "the U.K."; the model answers "5 years", "12"
+    and "UK". A question given as context states nothing, so a citation of it is removed."""
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / "visit.md").write_text(
         "---\ntitle: State visit\nsource: newsbot-samples\npublished: 2025-09-18\n---\n"
         "The president's second state visit to the U.K. began on Tuesday with a banquet at Windsor Castle.\n\n"
         "A court handed the opposition leader a five-year ban from public office on Monday.\n\n"
+        "Twelve lifeboats were launched from the harbour when the ferry ran aground on Sunday.\n\n"
         "What did the harbour master say about the port? The harbour master said the port would reopen in May.\n",
         encoding="utf-8",
     )
     llm = FakeOpenAI(web)
-    config = make_config(tmp_path / "store", llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted"})
+    config = make_config(  # sentences either side given as context: the question before the port's answer
+        tmp_path / "store", llm={"provider": "openai", "base_url": llm.base_url, "model": "scripted", "context": 1}
+    )
     llm.replies.extend(
         [
             cited("UK", "state visit"),
             cited("5 years", "five-year"),
+            cited("12", "Twelve lifeboats"),
             cited("the port would reopen in May", "What did the harbour", "would reopen"),
         ]
     )
@@ -128,9 +133,11 @@ def test_spelled_numbers_and_dotted_abbreviations_support_a_claim_and_a_question
         qa = QA(store, config)
         visit, _ = qa.ask("Which country did the president visit?", filters=Filters(as_of="2025-09-20"))
         ban, _ = qa.ask("How long is the opposition leader banned from office?", filters=Filters(as_of="2025-09-20"))
+        boats, _ = qa.ask("How many lifeboats were launched?", filters=Filters(as_of="2025-09-20"))
         port, _ = qa.ask("When will the port reopen?", filters=Filters(as_of="2025-09-20"))
     assert short(visit) == "UK [1]" and visit.reader == "llm:scripted", visit.notes
     assert short(ban) == "5 years [1]" and ban.reader == "llm:scripted", ban.notes
+    assert short(boats) == "12 [1]" and boats.reader == "llm:scripted", boats.notes  # a bare number, spelled out
     assert short(port) == "the port would reopen in May [1]" and len(port.citations) == 1  # not the question
     assert port.citations[0].quote.startswith("The harbour master said") and "is a question" in port.notes[0]
 
@@ -192,6 +199,8 @@ def test_llama_cpp_style_servers_get_json_object_with_the_schema(web: WebServer,
     llm.replies.append(cited("a self-declared government", "self-declared"))
     with Store(config) as store:
         answer, _ = QA(store, config).ask("Who governs Tripoli?", filters=AS_OF)
+    numbered = [line for line in prompt(llm).splitlines() if line.startswith("[")]
+    assert len(numbered) == 5  # the defaults: the five best sentences, no neighbours
     assert short(answer) == "a self-declared government [1]"
     assert [r["response_format"]["type"] for r in llm.requests] == ["json_schema", "json_object"]
     assert llm.requests[-1]["response_format"]["schema"]["required"] == ["answer", "sentences"]
