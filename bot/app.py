@@ -81,7 +81,7 @@ class NewsBot:
         self.state = state
         self.links = links
         self.qa = QA(store, config)
-        self.voice_questions = VoiceQuestions(config)
+        self.voice_questions = VoiceQuestions(config, store.newest_titles)
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refreshing = asyncio.Lock()
         self.checked_marker = store.articles_marker()  # what the watched questions were last asked against

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from telegram import Bot, Message
 
 from newsbot.bot.render import text_html
 from newsbot.settings import Settings
-from newsbot.speech import SpeechError, SpeechUnavailable, Transcriber, transcriber
+from newsbot.speech import SpeechError, SpeechUnavailable, Transcriber, names_in, transcriber
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +25,12 @@ class VoiceRefused(Exception):
 
 class VoiceQuestions:
     """Turns voice notes and audio files into question text with the configured transcriber (made on first use,
-    so a bot without the voice extra starts and answers text as before)."""
+    so a bot without the voice extra starts and answers text as before). ``titles(n)`` gives the newest n
+    article titles, whose names the transcriber is told to expect."""
 
-    def __init__(self, config: Settings) -> None:
+    def __init__(self, config: Settings, titles: Callable[[int], Sequence[str]]) -> None:
         self.config = config
+        self.titles = titles
         self._transcriber: Transcriber | None = None
 
     async def transcript(self, message: Message, bot: Bot) -> str:
@@ -49,14 +51,18 @@ class VoiceQuestions:
             raise VoiceRefused("That recording is too large for me to download (more than 20 MB).")
         audio = bytes(await (await bot.get_file(recording.file_id)).download_as_bytearray())
         try:
-            heard = await asyncio.to_thread(transcribe, audio)
+            heard = await asyncio.to_thread(self._heard, transcribe, audio)
         except SpeechError as exc:
             raise VoiceRefused(f"Sorry, I could not hear a question: {text_html(str(exc))}.") from None
         if not heard:
             raise VoiceRefused("Sorry, I could not hear a question: no words were recognised in the recording.")
         return heard
 
-    def _transcribe(self) -> Callable[[bytes], str]:
+    def _heard(self, transcribe: Callable[[bytes, Sequence[str]], str], audio: bytes) -> str:
+        limit = self.config.voice.hints
+        return transcribe(audio, names_in(self.titles(limit), limit) if limit else ())
+
+    def _transcribe(self) -> Callable[[bytes, Sequence[str]], str]:
         if self._transcriber is None:
             self._transcriber = transcriber(self.config)
         return self._transcriber.transcribe

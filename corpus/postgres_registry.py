@@ -246,6 +246,11 @@ class PostgresRegistry:
     def published_after(self, day: str) -> list[str]:
         return [r[0] for r in self._rows("SELECT id FROM articles WHERE published > %s ORDER BY id", (day,))]
 
+    def newest_titles(self, limit: int) -> list[str]:
+        sql = "SELECT title FROM articles WHERE published IS {} ORDER BY published DESC, id DESC LIMIT %s"
+        dated = [r[0] for r in self._rows(sql.format("NOT NULL"), (limit,))]
+        return dated + [r[0] for r in self._rows(sql.format("NULL"), (limit - len(dated),))]
+
     def undated_chunk_ids(self) -> list[str]:
         return [r[0] for r in self._rows(UNDATED_CHUNKS)]
 

@@ -392,6 +392,10 @@ class Store:
     def article(self, article_id: str) -> StoredArticle | None:
         return self._registry.article(article_id)
 
+    def newest_titles(self, limit: int) -> list[str]:
+        """The titles of the ``limit`` newest articles (by publication date; undated ones last)."""
+        return self._registry.newest_titles(limit)
+
     def article_ids(self, source: str | None = None) -> list[str]:
         return self._registry.article_ids(source)
 

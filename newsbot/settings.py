@@ -330,6 +330,13 @@ class VoiceSettings(_Section):
         "", description="openai backend: the endpoint (empty: llm.base_url); its key from OPENAI_API_KEY"
     )
     timeout: float = Field(60.0, gt=0, description="seconds a transcription may take (openai backend)")
+    hints: int = Field(
+        40,
+        ge=0,
+        le=100,
+        description="the transcriber is told to expect up to this many names from the newest articles' titles "
+        "(place and people names Whisper would otherwise mishear: Derna, not 'the internet'); 0: none",
+    )
 
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")

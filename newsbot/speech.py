@@ -7,14 +7,16 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
 from newsbot.settings import Settings, VoiceSettings
+from newsbot.text import STOPWORDS
 
 SAMPLE_RATE = 16_000  # what Whisper hears
 EXTRA = "pip install 'newsbot[voice]'"
@@ -29,7 +31,23 @@ class SpeechUnavailable(RuntimeError):
 
 
 class Transcriber(Protocol):
-    def transcribe(self, audio: bytes) -> str: ...
+    def transcribe(self, audio: bytes, hints: Sequence[str] = ()) -> str:
+        """The words spoken in ``audio``; ``hints`` are names the speaker may say (see names_in)."""
+        ...
+
+
+_NAME = re.compile(r"\b[A-Z][\w'\u2019-]*\w")
+
+
+def names_in(titles: Iterable[str], limit: int) -> list[str]:
+    """Up to ``limit`` capitalised words of ``titles`` (the names in the news), in order, each once. Whisper
+    tiny.en hears a rare name as common words ("Derna" as "the internet") unless it is told to expect it."""
+    names: dict[str, None] = {}
+    for title in titles:
+        for word in _NAME.findall(title):
+            if word.lower() not in STOPWORDS and len(names) < limit:
+                names[word] = None
+    return list(names)
 
 
 class LocalWhisper:
@@ -47,10 +65,16 @@ class LocalWhisper:
         self._model: Any = None
         self._loading = threading.Lock()
 
-    def transcribe(self, audio: bytes) -> str:
+    def transcribe(self, audio: bytes, hints: Sequence[str] = ()) -> str:
         samples = decode(audio, self.settings.max_seconds)
         # Silero VAD (shipped inside faster-whisper) drops silence, where Whisper would make up a word ("You").
-        segments, _ = self._whisper().transcribe(samples, language=self.settings.language, beam_size=5, vad_filter=True)
+        segments, _ = self._whisper().transcribe(
+            samples,
+            language=self.settings.language,
+            beam_size=5,
+            vad_filter=True,
+            hotwords=" ".join(hints) or None,
+        )
         return " ".join(segment.text.strip() for segment in segments).strip()
 
     def _whisper(self) -> Any:
@@ -72,10 +96,12 @@ class OpenAITranscriber:
         self.url = base_url.rstrip("/") + "/audio/transcriptions"
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    def transcribe(self, audio: bytes) -> str:
+    def transcribe(self, audio: bytes, hints: Sequence[str] = ()) -> str:
         if not audio:
             raise SpeechError("the recording is empty")
         fields = {"model": self.settings.model or "whisper-1", "language": self.settings.language}
+        if hints:  # the API's prompt: "an optional text to guide the model's style", here the names to expect
+            fields["prompt"] = ", ".join(hints)
         try:
             response = httpx.post(
                 self.url,

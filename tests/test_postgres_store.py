@@ -77,6 +77,7 @@ def test_the_store_api_on_postgres(server_store: Store, server_config: Settings)
 
     again = ingest([str(SAMPLES)], server_store)
     assert (again.articles_unchanged, again.chunks_added) == (9, 0)
+    assert server_store.newest_titles(9) == embedded_newest_titles(server_config)
     hits = server_store.keyword_search("Who controls Derna?", 5)
     assert hits and "Derna" in server_store.passages(hits)[0].text
     assert server_store.dense_search("Derna", 3)
@@ -192,3 +193,10 @@ def test_the_top_of_a_terms_postings_is_read_from_its_index(server_store: Store)
             yield from limited_scans(child)
 
     assert "postings_impact" in set(limited_scans(plan["Plan"]))
+
+
+def embedded_newest_titles(server_config: Settings) -> list[str]:
+    """The samples' titles, newest first, as the embedded profile's registry lists them."""
+    with open_store(make_config(Path(server_config.store.path).parent / "embedded"), write=True) as store:
+        ingest([str(SAMPLES)], store)
+        return store.newest_titles(9)

@@ -34,8 +34,9 @@ def plans(store: Store, call: Callable[[], object]) -> list[str]:
         lambda store: store.keyword_search("Who controls Derna?", 10, Filters(as_of="2024-01-01")),
         lambda store: store.passages([(cid, 1.0) for cid, _ in store.keyword_search("Derna", 10)]),
         lambda store: store.articles_marker(),
+        lambda store: store.newest_titles(40),
     ],
-    ids=["as-of day", "keyword search", "passages", "articles changed (the watch loop)"],
+    ids=["as-of day", "keyword search", "passages", "articles changed (the watch loop)", "voice hints"],
 )
 def test_a_questions_registry_queries_scan_no_table(store: Store, question: Callable[[Store], object]):
     ingest([str(SAMPLES)], store)
