@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from newsbot.corpus.store import Store, StoreError
-from newsbot.evaluation import EvalReport, evaluate, load_own_questions, load_realtimeqa, realtimeqa_corpus, week_config
+from newsbot.evaluation import (
+    Asked,
+    EvalReport,
+    evaluate,
+    load_own_questions,
+    load_realtimeqa,
+    realtimeqa_corpus,
+    score_naive,
+    week_config,
+)
 from newsbot.ingest.feeds import FeedRefresh, due_feeds, feed_json, refresh_due, seed_feeds
 from newsbot.ingest.fields import is_url, normalize_date
 from newsbot.ingest.pipeline import delete, ingest
@@ -381,6 +390,7 @@ def _eval(args: argparse.Namespace, config: Settings) -> int:
     if args.naive_llm and config.llm.provider == "none":
         return _fail("--naive-llm needs an LLM: set llm.provider (e.g. openai), llm.base_url and llm.model")
     report = EvalReport()
+    asked: list[tuple[Settings, list[Asked]]] = []  # the naive pipeline's questions, asked after all of newsbot's
     for path in map(Path, args.questions):
         corpus = realtimeqa_corpus(path)
         if corpus:
@@ -395,18 +405,20 @@ def _eval(args: argparse.Namespace, config: Settings) -> int:
         with Store(scope) as store:
             qa = QA(store, scope)
             control = config.answer.max_words if args.baseline else None
-            naive = qa.naive_llm if args.naive_llm else None
-            evaluate(
+            answered = evaluate(
                 questions,
                 store,
                 qa.ask,
                 report,
                 baseline_words=control,
-                naive=naive,
                 alternatives=_beside(qa, scope),
                 llm=qa.llm is not None,
             )
+        asked.append((scope, answered))
         print(f"{path.name}: {len(questions)} questions", file=sys.stderr)
+    for scope, questions_asked in asked if args.naive_llm else ():
+        with Store(scope) as store:
+            score_naive(questions_asked, QA(store, scope).naive_llm, report, store)
     summary = report.summary()
     if args.json:
         _print_json({"summary": summary, "questions": report.rows})

@@ -224,6 +224,26 @@ def realtimeqa_corpus(path: Path) -> Path | None:
     return corpus if corpus.exists() else None
 
 
+@dataclass(frozen=True)
+class _Truth:
+    """What a question's answers are scored against."""
+
+    golds: list[str]
+    answerable: bool
+    stated: bool
+    unanswerable_with_articles: bool
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question ``evaluate`` asked: its filters, its report row and what it is scored against."""
+
+    question: EvalQuestion
+    filters: Filters | None
+    row: dict[str, Any]
+    truth: _Truth
+
+
 def evaluate(
     questions: list[EvalQuestion],
     store: Store,
@@ -231,16 +251,15 @@ def evaluate(
     report: EvalReport,
     *,
     baseline_words: int | None = None,
-    naive: Callable[[str, Filters | None], Answer] | None = None,
     alternatives: Mapping[str, Callable[..., Answer]] | None = None,
     llm: bool = False,
-) -> None:
-    """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``naive``, when given, ``QA.naive_llm``;
-    ``alternatives``, other answerers scored on the same passages: the offline answer beside an LLM's, the
-    heuristic reader beside the trained one) and add the scores to ``report``; ``llm``: newsbot's answers are an
-    LLM's, and what its checks did with each reply is counted. A question with an as-of day is
-    asked as of then, and only articles visible that day count towards its being answerable."""
-    asked: list[tuple[EvalQuestion, Filters | None, dict[str, Any], _Truth]] = []
+) -> list[Asked]:
+    """Ask every question against ``store`` (``ask`` is ``QA.ask``; ``alternatives``, other answerers scored on
+    the same passages: the offline answer beside an LLM's, the heuristic reader beside the trained one) and add
+    the scores to ``report``; ``llm``: newsbot's answers are an LLM's, and what its checks did with each reply is
+    counted. A question with an as-of day is asked as of then, and only articles visible that day count towards
+    its being answerable. Returns what was asked, for ``score_naive``."""
+    asked: list[Asked] = []
     stored = {a: store.article(a) for a in store.article_ids()}
     originals = {a: article.text for a, article in stored.items()}
     texts = {a: normalize(text) for a, text in originals.items()}
@@ -294,22 +313,21 @@ def evaluate(
             for reason in dict.fromkeys(reasons):
                 report.llm_reasons[reason] = report.llm_reasons.get(reason, 0) + 1
         report.rows.append(row)
-        asked.append((question, filters, row, truth))
-    if naive is not None:  # after newsbot's answers, so that a local server's prompt cache keeps newsbot's prompt
-        for question, filters, row, truth in asked:  # from one question to the next, as it does in service
-            started = time.perf_counter()
-            result = naive(question.question, filters)
-            _score(report, row, "naive LLM", result, (time.perf_counter() - started) * 1000, truth, store)
+        asked.append(Asked(question, filters, row, truth))
+    return asked
 
 
-@dataclass(frozen=True)
-class _Truth:
-    """What a question's answers are scored against."""
-
-    golds: list[str]
-    answerable: bool
-    stated: bool
-    unanswerable_with_articles: bool
+def score_naive(
+    asked: list[Asked], naive: Callable[[str, Filters | None], Answer], report: EvalReport, store: Store
+) -> None:
+    """Ask the naive LLM pipeline (``QA.naive_llm``) the questions ``evaluate`` asked and score its answers. Run
+    it after newsbot has answered every question of every file: its prompts would evict newsbot's system prompt
+    from a local server's prompt cache, which a bot asking one model all day keeps."""
+    for item in asked:
+        started = time.perf_counter()
+        result = naive(item.question.question, item.filters)
+        spent = (time.perf_counter() - started) * 1000
+        _score(report, item.row, "naive LLM", result, spent, item.truth, store)
 
 
 def _score(

@@ -54,15 +54,15 @@ def test_eval_scores_a_naive_llm_pipeline_beside_newsbot(tmp_path: Path, web: We
     assert run("ingest", str(SAMPLES), env=newsbot_env(store)).returncode == 0
     refused = run("eval", str(QUESTIONS), "--naive-llm", env=newsbot_env(store))
     assert refused.returncode == 2 and "--naive-llm needs an LLM" in refused.stderr
-    questions = len(QUESTIONS.read_text(encoding="utf-8").splitlines())
-    # newsbot's LLM call for every question (a 500: it answers offline), then the naive pipeline's for each
+    questions = 2 * len(QUESTIONS.read_text(encoding="utf-8").splitlines())  # the file given twice
+    # newsbot's LLM call for every question of both files (a 500: it answers offline), then the naive pipeline's
     llm.replies += [500] * questions + ["Majlis Mujahideen holds it."] + ["I could not tell."] * (questions - 1)
     env = newsbot_env(
         store, NEWSBOT_LLM__PROVIDER="openai", NEWSBOT_LLM__BASE_URL=llm.base_url, NEWSBOT_LLM__MODEL="scripted"
     )
-    report = eval_json(str(QUESTIONS), "--naive-llm", env=env)
+    report = eval_json(str(QUESTIONS), str(QUESTIONS), "--naive-llm", env=env)
     naive = report["summary"]["methods"]["naive LLM"]
-    assert naive["contains_gold_answerable"] == round(1 / 9, 4)
+    assert naive["contains_gold_answerable"] == round(1 / 18, 4)
     assert naive["citation_validity"] is None  # it cites nothing: not "100% valid"
     assert report["questions"][0]["naive LLM"]["text"] == "Majlis Mujahideen holds it."
     methods = report["summary"]["methods"]
@@ -73,7 +73,8 @@ def test_eval_scores_a_naive_llm_pipeline_beside_newsbot(tmp_path: Path, web: We
     assert report["questions"][0]["llm_reply"] == "refused"
     assert report["questions"][0]["newsbot"]["notes"][0].startswith("LLM unavailable (OpenAIAPIError: Error code: 500")
     contents = [r["messages"][-1]["content"] for r in llm.requests]
-    prompts = contents[questions:]  # a server's prompt cache keeps newsbot's prompt while newsbot asks
+    prompts = contents[questions:]  # a server's prompt cache keeps newsbot's prompt while newsbot asks, file to file
+    assert not any(c.startswith("Context:") for c in contents[:questions])
     assert len(prompts) == questions and all(p.startswith("Context:") for p in prompts)
     assert "Derna" in prompts[0] and "Question: Who controls Derna?" in prompts[0]
     assert not llm.replies
